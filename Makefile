@@ -1,0 +1,82 @@
+# The two commands of the README: `make book` and `make test`. Both create $(VENV) on first
+# use and reinstall when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HTML := book/_build/html
+# make test executes the notebooks in a staged copy of the book's sources (so the committed
+# .ipynb files stay output-free) and builds the book from those executed copies.
+STAGE := build/stage
+NB_WORKERS ?= 2
+NB_TIMEOUT ?= 120
+
+export PYTHONHASHSEED := 0
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help install book test lint typecheck unit notebooks strict-book lab sync clean
+
+help:
+	@echo "make book   execute every notebook and build the HTML book into $(HTML)"
+	@echo "make test   ruff, mypy, unit tests, notebook checks, nbmake, strict book build"
+	@echo "make lab    JupyterLab with the chapters' .py files opening as notebooks"
+	@echo "make sync   rewrite each .ipynb from its .py twin"
+	@echo "make clean  remove build outputs (keeps $(VENV))"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python >= 3.11 is needed (found: $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[book,dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/python tools/sync_notebooks.py --check
+	$(BIN)/sphinx-build -c book -b html . $(HTML)
+	@echo
+	@echo "The book is built. Open: file://$(CURDIR)/$(HTML)/book/index.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Execute every notebook once, in a staged copy of the book so that the committed .ipynb
+# files stay output-free, then check what the executed notebooks show.
+notebooks: $(STAMP)
+	rm -rf $(STAGE) && mkdir -p $(STAGE)
+	tar --exclude=book/_build -cf - README.md book notebooks/*/[0-9][0-9]_*.ipynb | tar -C $(STAGE) -xf -
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest --nbmake --overwrite -n $(NB_WORKERS) --timeout=$(NB_TIMEOUT) \
+	  --durations=0 --durations-min=0 -p no:cacheprovider $(STAGE)/notebooks
+	$(BIN)/python -m pytest -p no:cacheprovider tests/executed --executed-dir $(STAGE)/notebooks
+
+# Warnings are errors; nothing is executed here (NB_EXECUTION_MODE=off).
+strict-book: $(STAMP)
+	NB_EXECUTION_MODE=off $(BIN)/sphinx-build -W --keep-going -n -j $(NB_WORKERS) -b html \
+	  -c $(STAGE)/book $(STAGE) $(STAGE)/_build/html
+
+test: lint typecheck unit notebooks strict-book
+	@echo "make test: all checks passed"
+
+lab: $(STAMP)
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp tools/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(BIN)/jupyter lab --notebook-dir=.
+
+sync: $(STAMP)
+	$(BIN)/python tools/sync_notebooks.py
+
+clean:
+	rm -rf $(HTML) book/_build build .pytest_cache .mypy_cache .ruff_cache

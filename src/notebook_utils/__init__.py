@@ -1,0 +1,19 @@
+"""Shared helpers of the executable ML/NLP interview textbook.
+
+Small modules by concern; chapters import names explicitly::
+
+    from notebook_utils.checks import check_close
+    from notebook_utils.seeding import seed_everything
+    from notebook_utils.style import use_book_style
+
+Modules
+-------
+``style``    the book's plot style in one call, and a palette.
+``seeding``  seeding of ``random``, NumPy and torch in one call.
+``devices``  device choice (CUDA when present, else CPU) and a one-line description.
+``timing``   median-of-repeats timing with warm-up, and peak memory of a call.
+``checks``   verification of a from-scratch result against a reference, one visible line each.
+``data``     synthetic data sets used by more than one chapter.
+"""
+
+__version__ = "0.1.0"
