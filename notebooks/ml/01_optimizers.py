@@ -107,7 +107,7 @@ torch.set_default_dtype(torch.float64)  # float64 everywhere, so checks can use 
 # It converges only if $|1-\eta h_i|<1$ for every $i$, i.e. $\eta<2/h_{\max}$. With $\eta$ near
 # that cap, the flattest coordinate shrinks by $1-\eta h_{\min}\approx 1-2/\kappa$ per step,
 # where $\kappa=h_{\max}/h_{\min}$ is the condition number: an ill-conditioned problem costs
-# about $\kappa$ steps per e-fold of progress, while the steep coordinate flips sign each step
+# about $\kappa/2$ steps per e-fold of progress, while the steep coordinate flips sign each step
 # (the zig-zag).
 #
 # Momentum keeps a running sum of gradients, in PyTorch's form (with $b_0=0$):
@@ -209,9 +209,18 @@ torch.set_default_dtype(torch.float64)  # float64 everywhere, so checks can use 
 # W_{t+1} = W_t - \eta\left(\frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon} + \lambda W_t\right)
 # $$ (opt-adamw)
 #
-# This is PyTorch's form {cite}`pytorch_optim`: the decay is multiplied by the learning rate
-# (`p *= 1 - lr * weight_decay`). The paper (Algorithm 2) writes
-# $\theta_t=\theta_{t-1}-\eta_t\big(\alpha\,\hat m_t/(\sqrt{\hat v_t}+\epsilon)+\lambda\theta_{t-1}\big)$,
+# The notes' AdamW formula is this one with the letters swapped (their $\lambda$ is the
+# learning rate, their $\alpha$ the decay); what they leave out is that $\hat m_t,\hat v_t$
+# never see the decay term.
+#
+# {eq}`opt-adamw` is PyTorch's form {cite}`pytorch_optim`: the decay is multiplied by the
+# learning rate (`p *= 1 - lr * weight_decay`). The paper (Algorithm 2) writes
+#
+# $$
+# \theta_t=\theta_{t-1}-\eta_t\Big(\alpha\,\frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon}
+# +\lambda\theta_{t-1}\Big),
+# $$
+#
 # where $\alpha$ is the base learning rate and $\eta_t$ the schedule's multiplier: its decay
 # follows the schedule but is *not* multiplied by $\alpha$. The same $\lambda$ is therefore
 # $1/\alpha$ times stronger in the paper's convention than in PyTorch's.
@@ -438,26 +447,23 @@ def parameter_trajectory(make_optimizer: Callable[[ParamsT], Optimizer]) -> torc
 
 
 # %%
+wd = 1e-2  # weight decay, exercised wherever torch.optim supports it
 verification_cases = [
     ("SGD", SGD, torch.optim.SGD, dict(lr=0.1)),
-    ("SGD momentum", SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, weight_decay=1e-2)),
-    (
-        "SGD Nesterov",
-        SGD,
-        torch.optim.SGD,
-        dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
-    ),
-    ("AdaGrad", AdaGrad, torch.optim.Adagrad, dict(lr=0.1, eps=1e-10, weight_decay=1e-2)),
-    ("RMSprop", RMSprop, torch.optim.RMSprop, dict(lr=1e-2, alpha=0.9, weight_decay=1e-2)),
-    ("Adam + L2", Adam, torch.optim.Adam, dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=1e-2)),
+    ("momentum", SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, weight_decay=wd)),
+    ("Nesterov", SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=wd)),
+    ("AdaGrad", AdaGrad, torch.optim.Adagrad, dict(lr=0.1, eps=1e-10, weight_decay=wd)),
+    ("RMSprop", RMSprop, torch.optim.RMSprop, dict(lr=1e-2, alpha=0.9, weight_decay=wd)),
+    ("Adam + L2", Adam, torch.optim.Adam, dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=wd)),
     ("AdamW", AdamW, torch.optim.AdamW, dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1)),
 ]
 for name, ours, reference, hyper in verification_cases:
     ours_path = parameter_trajectory(lambda params, cls=ours, kw=hyper: cls(params, **kw))
     torch_path = parameter_trajectory(lambda params, cls=reference, kw=hyper: cls(params, **kw))
-    moved = (ours_path[-1] - ours_path[0]).abs().max()  # the check is not vacuous
-    check_true(f"{name}: parameters moved", bool(moved > 1e-2), f"max |ΔW| = {moved:.3f}")
-    check_close(f"{name} vs torch.optim, {N_VERIFY_STEPS} steps", ours_path, torch_path, atol=1e-12)
+    moved = (torch_path[-1] - torch_path[0]).abs().max().item()
+    assert moved > 1e-2, f"{name}: the parameters barely moved, the check would be vacuous"
+    what = f"{name} vs torch.optim.{reference.__name__} over {N_VERIFY_STEPS} steps"
+    check_close(f"{what} (|ΔW| up to {moved:.2f})", ours_path, torch_path, atol=1e-12)
 
 # %% [markdown]
 # ### The notes' Adam update and the AdamW example
@@ -473,11 +479,11 @@ weights = torch.zeros(5, requires_grad=True)
 weights.grad = grad.clone()
 torch.optim.Adam([weights], lr=lr, betas=(beta1, beta2), eps=0.0).step()
 torch_step = weights.detach().clone()  # W_1 - W_0, with W_0 = 0
-m_hat_1 = (1 - beta1) * grad / (1 - beta1)  # the notes correct m correctly at t = 1
-v_1 = (1 - beta2) * grad**2  # ... but divide by the uncorrected v_1
-notes_step = -lr * m_hat_1 / v_1.sqrt()
+m_1, v_1 = (1 - beta1) * grad, (1 - beta2) * grad**2  # eq. (opt-adam-moments), t = 1
+notes_step = -lr * (m_1 / (1 - beta1)) / v_1.sqrt()  # corrected m̂_1, uncorrected √v_1
 ratio = notes_step / torch_step  # (5,)
-check_close("notes' first step / Adam's first step", ratio, torch.full((5,), 1 / math.sqrt(1 - beta2)), atol=1e-12)
+expected_ratio = torch.full_like(ratio, 1 / math.sqrt(1 - beta2))
+check_close("notes' first step / Adam's first step", ratio, expected_ratio, atol=1e-12)
 print(f"the notes' first step is {ratio[0]:.4f} times too large (β2 = {beta2})")
 
 # %% [markdown]
@@ -496,10 +502,15 @@ for name, cls in [("AdamW", torch.optim.AdamW), ("Adam + L2", torch.optim.Adam)]
     cls([weight], lr=lr, weight_decay=weight_decay, eps=eps).step()
     after_one_step[name] = weight.detach().clone()
 w0 = 1.0
-check_close("AdamW: W_1 = (1 - ηλ) W_0", after_one_step["AdamW"], torch.tensor([(1 - lr * weight_decay) * w0]), atol=1e-12)
-adam_l2_closed_form = w0 - lr * weight_decay * w0 / (weight_decay * abs(w0) + eps)
-check_close("Adam + L2: W_1 = W_0 - η λW_0/(λ|W_0| + ε)", after_one_step["Adam + L2"], torch.tensor([adam_l2_closed_form]), atol=1e-12)
-print(f"AdamW: {after_one_step['AdamW'].item():.4f}, Adam + L2: {after_one_step['Adam + L2'].item():.8f}")
+closed_form = {
+    "AdamW": (1 - lr * weight_decay) * w0,  # eq. (opt-adamw) with m̂ = 0
+    "Adam + L2": w0 - lr * weight_decay * w0 / (weight_decay * abs(w0) + eps),
+}
+for name, value in closed_form.items():
+    check_close(
+        f"{name}: W_1 vs closed form", after_one_step[name], torch.tensor([value]), atol=1e-12
+    )
+    print(f"{name}: W_1 = {after_one_step[name].item():.8f}")
 
 # %% [markdown]
 # ## Experiments
@@ -541,12 +552,15 @@ for name, loss_and_grad in [
 ]:
     loss, closed_form_grad = loss_and_grad(point)
     (autograd_grad,) = torch.autograd.grad(loss, point)
-    check_close(f"{name}: closed-form gradient vs autograd", closed_form_grad, autograd_grad, atol=1e-12)
+    check_close(
+        f"{name}: closed-form gradient vs autograd", closed_form_grad, autograd_grad, atol=1e-12
+    )
 
 # %% [markdown]
-# Each optimizer runs with a hand-picked learning rate, stable and fast on that problem (change
-# them and rerun); momentum uses $\mu=0.9$, RMSprop and Adam their PyTorch defaults otherwise.
-# With no weight decay AdamW is Adam, so it is not shown separately.
+# `run_optimizer` follows one optimizer from a start point. All five updates are element-wise,
+# so nothing stops the "point" from being a batch of independent points of shape (n, 2): with a
+# learning rate that is a column of shape (n, 1), one run tries n learning rates at once.
+
 
 # %%
 def run_optimizer(
@@ -555,7 +569,7 @@ def run_optimizer(
     start: torch.Tensor,
     n_steps: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The path (n_steps + 1, 2) and losses (n_steps + 1,) of an optimizer from `start`."""
+    """Path, shape (n_steps + 1, ..., 2), and losses, (n_steps + 1, ...), from `start` (..., 2)."""
     w = start.clone()
     optimizer = make_optimizer([w])
     path, losses = [w.clone()], []
@@ -568,92 +582,526 @@ def run_optimizer(
     return torch.stack(path).numpy(), torch.stack(losses).numpy()
 
 
-OPTIMIZER_COLOURS = dict(zip(["SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"], PALETTE))
+OPTIMIZER_NAMES = ["SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"]
+OPTIMIZER_COLOURS = dict(zip(OPTIMIZER_NAMES, PALETTE, strict=False))
 
 
-def optimizers_with(lrs: dict[str, float]) -> dict[str, Callable[[list[torch.Tensor]], Optimizer]]:
-    """The five optimizers of the experiments, each with its learning rate from `lrs`."""
-    return {
-        "SGD": lambda p: SGD(p, lr=lrs["SGD"]),
-        "Momentum": lambda p: SGD(p, lr=lrs["Momentum"], momentum=0.9),
-        "AdaGrad": lambda p: AdaGrad(p, lr=lrs["AdaGrad"]),
-        "RMSprop": lambda p: RMSprop(p, lr=lrs["RMSprop"]),
-        "Adam": lambda p: Adam(p, lr=lrs["Adam"]),
-    }
+def optimizer_factory(
+    name: str, lr: float | torch.Tensor
+) -> Callable[[list[torch.Tensor]], Optimizer]:
+    """A factory for one of the five optimizers of the experiments (μ = 0.9, else defaults)."""
+    classes = dict(SGD=SGD, Momentum=SGD, AdaGrad=AdaGrad, RMSprop=RMSprop, Adam=Adam)
+    extra = dict(momentum=0.9) if name == "Momentum" else {}
+    return lambda params: classes[name](params, lr=lr, **extra)
 
+
+# %% [markdown]
+# On the valley each optimizer gets a hand-picked learning rate that keeps its path readable
+# (change them and rerun), the same for both orientations. With no weight decay AdamW is Adam,
+# so it is not shown separately.
 
 # %%
 VALLEY_STEPS = 100
 valley_start = torch.tensor([-4.5, 1.0])  # (2,)
-valley_lrs = dict(SGD=0.035, Momentum=0.01, AdaGrad=1.0, RMSprop=0.03, Adam=0.2)
+valley_lrs = dict(SGD=0.035, Momentum=0.005, AdaGrad=1.0, RMSprop=0.05, Adam=0.1)
 valley_runs = {}
-for rotation_name, rotation in [("aligned", ALIGNED), ("rotated", ROTATED)]:
-    for name, make in optimizers_with(valley_lrs).items():
-        valley_runs[name, rotation_name] = run_optimizer(
-            make, lambda w, r=rotation: valley(w, r), rotation @ valley_start, VALLEY_STEPS
+for orientation, rotation in [("aligned", ALIGNED), ("rotated", ROTATED)]:
+    for name in OPTIMIZER_NAMES:
+        valley_runs[name, orientation] = run_optimizer(
+            optimizer_factory(name, valley_lrs[name]),
+            lambda w, r=rotation: valley(w, r),
+            rotation @ valley_start,
+            VALLEY_STEPS,
         )
 
 # %% [markdown]
-# The rotated run starts from the rotated start point, so it is the same problem in rotated
-# coordinates. SGD and momentum only ever add multiples of gradients, so they do not care
-# about the coordinate system: their loss curves must be identical. The adaptive methods
-# divide coordinate by coordinate, so theirs change.
+# The rotated run starts from the rotated start point: the same problem in rotated
+# coordinates. SGD and momentum only ever add multiples of gradients, so the coordinate system
+# cannot matter to them, and their loss curves must be identical (in the figure below their
+# dashed curves hide under the solid ones). The adaptive methods divide coordinate by
+# coordinate, so theirs change.
 
 # %%
-for name in OPTIMIZER_COLOURS:
+for name in OPTIMIZER_NAMES:
     aligned_loss, rotated_loss = valley_runs[name, "aligned"][1], valley_runs[name, "rotated"][1]
     if name in ("SGD", "Momentum"):
-        check_close(f"{name}: same losses on the rotated valley", rotated_loss, aligned_loss, atol=1e-12)
+        check_close(
+            f"{name}: same losses on the rotated valley", rotated_loss, aligned_loss, atol=1e-12
+        )
+    else:
+        ratio = rotated_loss[-1] / aligned_loss[-1]
+        check_true(
+            f"{name}: worse on the rotated valley", bool(ratio > 10), f"final loss ×{ratio:.3g}"
+        )
     print(f"{name:>8}: final loss aligned {aligned_loss[-1]:.2e}, rotated {rotated_loss[-1]:.2e}")
 
+
+# %% [markdown]
+# AdaGrad's near-exact convergence on the aligned valley is no accident. Coordinate $i$ has
+# gradient $h_i w_i$, so its step is
+# $\eta\,h_i w_{i,t}/\sqrt{\sum_{\tau\le t} h_i^2 w_{i,\tau}^2}
+# =\eta\,w_{i,t}/\sqrt{\sum_{\tau\le t} w_{i,\tau}^2}$: the curvature $h_i$ cancels, and
+# with it the condition number. RMSprop and Adam cancel $h_i$ the same way through their EMAs;
+# how fast they then converge is set by $\eta$ and the EMA coefficients, equally for both
+# coordinates.
+# Once the valley is rotated, each coordinate's gradient mixes both curvatures and nothing
+# cancels.
+
+
 # %%
-def plot_paths(ax: plt.Axes, loss_fn: Callable, runs: dict, extent: tuple, log_levels: bool) -> None:
-    """Contours of a 2-D loss with each optimizer's path on top."""
-    xs = torch.linspace(extent[0], extent[1], 300)
-    ys = torch.linspace(extent[2], extent[3], 300)
-    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # (300, 300, 2)
-    z = loss_fn(grid)[0].numpy()  # (300, 300)
-    levels = np.logspace(-2, np.log10(z.max()), 15) if log_levels else 15
-    ax.contour(xs.numpy(), ys.numpy(), z, levels=levels, colors="0.75", linewidths=0.7)
-    for name, (path, _) in runs.items():
-        ax.plot(path[:, 0], path[:, 1], ".-", ms=2.5, lw=1, color=OPTIMIZER_COLOURS[name], label=name)
+def plot_paths(
+    ax: plt.Axes,
+    loss_and_grad: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    paths: dict[str, np.ndarray],
+    extent: tuple[float, float, float, float],
+    levels: np.ndarray,
+) -> None:
+    """Contours of a 2-D loss, and each optimizer's path (steps, 2) on top."""
+    xs = torch.linspace(extent[0], extent[1], 200)  # (200,)
+    ys = torch.linspace(extent[2], extent[3], 200)  # (200,)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # (200, 200, 2)
+    ax.contour(xs, ys, loss_and_grad(grid)[0], levels=levels, colors="0.8", linewidths=0.7)
+    for name, path in paths.items():
+        ax.plot(*path.T, ".-", ms=3, lw=1, color=OPTIMIZER_COLOURS[name], label=name)
     ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="$w_1$", ylabel="$w_2$")
 
 
 # %%
 fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.2))
-aligned_runs = {name: valley_runs[name, "aligned"] for name in OPTIMIZER_COLOURS}
-plot_paths(ax_path, lambda w: valley(w, ALIGNED), aligned_runs, (-5, 1, -1.5, 1.5), False)
-ax_path.set_title(f"Axis-aligned valley (κ = {KAPPA:.0f}), {VALLEY_STEPS} steps")
-for (name, rotation_name), (_, losses) in valley_runs.items():
-    style = "-" if rotation_name == "aligned" else "--"
-    label = f"{name} (η = {valley_lrs[name]:g})" if rotation_name == "aligned" else None
-    ax_loss.semilogy(losses, style, color=OPTIMIZER_COLOURS[name], label=label)
-ax_loss.set(xlabel="step", ylabel="loss", title="Loss: aligned (solid) vs rotated 45° (dashed)")
-ax_loss.legend()
-fig.suptitle("Per-coordinate step sizes fix an axis-aligned valley, not a rotated one")
-plt.show()
-
-# %%
-ROSENBROCK_STEPS = 2000
-rosenbrock_start = torch.tensor([-1.2, 1.0])  # (2,), the classical start
-rosenbrock_lrs = dict(SGD=1.5e-3, Momentum=1.5e-4, AdaGrad=0.5, RMSprop=3e-3, Adam=3e-2)
-rosenbrock_runs = {
-    name: run_optimizer(make, rosenbrock, rosenbrock_start, ROSENBROCK_STEPS)
-    for name, make in optimizers_with(rosenbrock_lrs).items()
-}
-for name, (path, losses) in rosenbrock_runs.items():
-    print(f"{name:>8}: loss {losses[-1]:.2e} at ({path[-1, 0]:.3f}, {path[-1, 1]:.3f})")
-
-# %%
-fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.2))
-plot_paths(ax_path, rosenbrock, rosenbrock_runs, (-1.6, 1.4, -0.4, 1.6), True)
-ax_path.plot(1, 1, "k*", ms=10, label="minimum")
-ax_path.set_title(f"Rosenbrock, {ROSENBROCK_STEPS} steps")
+aligned_paths = {name: valley_runs[name, "aligned"][0] for name in OPTIMIZER_NAMES}
+plot_paths(
+    ax_path, lambda w: valley(w, ALIGNED), aligned_paths, (-5, 1, -1.5, 1.5), np.logspace(-2, 2, 12)
+)
+ax_path.set_title(f"Paths on the axis-aligned valley (κ = {KAPPA:.0f})")
 ax_path.legend(loc="lower right")
-for name, (_, losses) in rosenbrock_runs.items():
-    ax_loss.loglog(np.arange(1, len(losses) + 1), losses, color=OPTIMIZER_COLOURS[name], label=f"{name} (η = {rosenbrock_lrs[name]:g})")
-ax_loss.set(xlabel="step", ylabel="loss", title="Loss")
-ax_loss.legend()
-fig.suptitle("TODO")
+for (name, orientation), (_, losses) in valley_runs.items():
+    aligned = orientation == "aligned"
+    label = f"{name}, η = {valley_lrs[name]:g}" if aligned else None
+    ax_loss.semilogy(losses, "-" if aligned else "--", color=OPTIMIZER_COLOURS[name], label=label)
+ax_loss.set(xlabel="step", ylabel="loss", title="Loss, aligned (solid) and rotated 45° (dashed)")
+ax_loss.legend(loc="lower left")
+fig.suptitle("Adaptive methods exploit an axis-aligned valley; rotated, they lose most of it")
 plt.show()
+
+# %% [markdown]
+# On Rosenbrock the question is which optimizers get along the curved valley floor at all, so
+# each one runs a grid of 21 learning rates, log-spaced from $10^{-4}$ to $10$, in one batched
+# run. The printout gives each optimizer's lowest final loss over the grid (a diverged run counts
+# as infinite); the figure shows one readable learning rate from the grid per optimizer.
+
+# %%
+ROSENBROCK_STEPS = 1000
+rosenbrock_start = torch.tensor([-1.2, 1.0])  # (2,), the classical start
+lr_grid = torch.logspace(-4, 1, 21)  # (n_lr,)
+rosenbrock_grid_runs, best_final_loss = {}, {}
+for name in OPTIMIZER_NAMES:
+    paths, losses = run_optimizer(
+        optimizer_factory(name, lr_grid[:, None]),  # (n_lr, 1): one learning rate per row
+        rosenbrock,
+        rosenbrock_start.expand(len(lr_grid), 2),  # (n_lr, 2)
+        ROSENBROCK_STEPS,
+    )  # (steps + 1, n_lr, 2), (steps + 1, n_lr)
+    rosenbrock_grid_runs[name] = paths, losses
+    final = np.where(np.isfinite(losses[-1]), losses[-1], np.inf)  # (n_lr,)
+    best_final_loss[name] = final.min()
+    print(f"{name:>8}: lowest final loss {final.min():.1e} at η = {lr_grid[final.argmin()]:.2g}")
+
+# %%
+for name in ("Momentum", "Adam"):
+    loss = best_final_loss[name]
+    check_true(f"{name} reaches the minimum (loss < 1e-8)", bool(loss < 1e-8), f"{loss:.1e}")
+for name in ("SGD", "AdaGrad", "RMSprop"):
+    loss = best_final_loss[name]
+    check_true(f"{name} has not converged (loss > 1e-5)", bool(loss > 1e-5), f"{loss:.1e}")
+
+# %%
+rosenbrock_plot_lrs = dict(SGD=1.78e-3, Momentum=1e-3, AdaGrad=1.0, RMSprop=1e-2, Adam=0.1)
+fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.2))
+rosenbrock_paths = {}
+for name, lr in rosenbrock_plot_lrs.items():
+    row = int(torch.argmin((lr_grid.log() - math.log(lr)).abs()))  # the grid value nearest lr
+    paths, losses = rosenbrock_grid_runs[name]
+    rosenbrock_paths[name] = paths[:, row]
+    label = f"{name}, η = {lr_grid[row]:.2g}"
+    steps = np.arange(1, ROSENBROCK_STEPS + 2)
+    ax_loss.loglog(steps, losses[:, row], color=OPTIMIZER_COLOURS[name], label=label)
+plot_paths(ax_path, rosenbrock, rosenbrock_paths, (-1.6, 1.4, -0.4, 1.6), np.logspace(-1, 3, 12))
+ax_path.plot(1, 1, "k*", ms=10, label="minimum")
+ax_path.set_title("Paths on Rosenbrock's valley")
+ax_path.legend(loc="upper right")
+ax_loss.set(xlabel="step", ylabel="loss", title=f"Loss over {ROSENBROCK_STEPS} steps")
+ax_loss.legend(loc="lower left")
+fig.suptitle("With momentum (plain or inside Adam) the optimizer runs down the curved valley")
+plt.show()
+
+# %% [markdown]
+# ### 2. Adam with L2 vs AdamW: who gets decayed
+#
+# Two weights that the loss does not care about on average: their minibatch gradients are pure
+# noise, of scale 10 for the first and 0.1 for the second. Weight decay should shrink both
+# toward zero at the same rate; {eq}`opt-adamw` does, by $(1-\eta\lambda)$ per step, so their
+# mean over seeds is exactly $(1-\eta\lambda)^t$. Adam with L2 divides the decay by
+# $\sqrt{\hat v_t}$, which here is about the noise scale. Each run is repeated over 512 seeds
+# (rows of one tensor, as above), with $\eta=10^{-2}$ and $\lambda=0.1$.
+
+# %%
+N_SEEDS, DECAY_STEPS = 512, 2000
+decay_lr, decay_lambda = 1e-2, 0.1
+gradient_scale = torch.tensor([10.0, 0.1])  # (2,): a noisy weight and a quiet one
+gradient_noise = torch.from_numpy(rng.standard_normal((DECAY_STEPS, N_SEEDS, 2)))  # (T, S, 2)
+
+
+def run_decay(optimizer_class: type[Adam]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and standard error of the weights over seeds, (T + 1, 2) each, and the mean
+    coefficient that multiplies ηλW in the step, λ/(√v̂ + ε) for Adam + L2, (T, 2)."""
+    w = torch.ones(N_SEEDS, 2)  # (S, 2)
+    optimizer = optimizer_class([w], lr=decay_lr, weight_decay=decay_lambda)
+    weights, coefficients = [w.clone()], []
+    for t in range(DECAY_STEPS):
+        w.grad = gradient_scale * gradient_noise[t]  # (S, 2), zero-mean loss gradient
+        optimizer.step()
+        weights.append(w.clone())
+        state = optimizer.state[w]
+        v_hat = state["exp_avg_sq"] / (1 - 0.999 ** state["step"])  # (S, 2), default β2
+        coefficients.append((decay_lambda / (v_hat.sqrt() + 1e-8)).mean(0))  # (2,)
+    weights = torch.stack(weights)  # (T + 1, S, 2)
+    standard_error = weights.std(1) / math.sqrt(N_SEEDS)
+    return weights.mean(1).numpy(), standard_error.numpy(), torch.stack(coefficients).numpy()
+
+
+decay_runs = {"Adam + L2": run_decay(Adam), "AdamW": run_decay(AdamW)}
+
+# %%
+steps = np.arange(DECAY_STEPS + 1)
+adamw_mean, adamw_se, _ = decay_runs["AdamW"]
+expected = (1 - decay_lr * decay_lambda) ** steps  # (T + 1,)
+z_scores = np.abs(adamw_mean - expected[:, None])[1:] / adamw_se[1:]  # (T, 2), in standard errors
+check_true(
+    "AdamW: mean weight = (1 - ηλ)^t for both scales",
+    bool(z_scores.max() < 5),
+    f"max |z| = {z_scores.max():.2f}",
+)
+adam_l2_mean, _, adam_l2_coefficient = decay_runs["Adam + L2"]
+print(f"mean weight after {DECAY_STEPS} steps, and the decay coefficient (AdamW's is λ = 0.1):")
+for i, scale in enumerate(gradient_scale.tolist()):
+    print(
+        f"  gradient scale {scale:>4}: AdamW {adamw_mean[-1, i]:.3f}, Adam + L2 "
+        f"{adam_l2_mean[-1, i]:.3f} with coefficient {adam_l2_coefficient[-1, i]:.3g}"
+    )
+quiet_over_noisy = adam_l2_coefficient[-1, 1] / adam_l2_coefficient[-1, 0]
+print(f"Adam + L2 decays the quiet weight {quiet_over_noisy:.0f}× harder than the noisy one")
+
+# %%
+fig, (ax_weight, ax_coefficient) = plt.subplots(1, 2, figsize=(11, 4.2))
+colours = {"Adam + L2": PALETTE[1], "AdamW": PALETTE[0]}
+for name, (mean, _, coefficient) in decay_runs.items():
+    for i, (scale, style) in enumerate(zip(gradient_scale.tolist(), ["-", "--"], strict=True)):
+        label = f"{name}, gradient scale {scale:g}"
+        ax_weight.plot(steps, mean[:, i], style, color=colours[name], label=label)
+        if name == "Adam + L2":
+            ax_coefficient.semilogy(
+                steps[1:], coefficient[:, i], style, color=colours[name], label=label
+            )
+ax_weight.plot(steps, expected, ":", color="k", lw=1, label="$(1-\\eta\\lambda)^t$")
+ax_weight.set(
+    xlabel="step", ylabel="mean weight over seeds", title="Weights under pure-noise gradients"
+)
+ax_weight.legend()
+ax_coefficient.axhline(decay_lambda, color=colours["AdamW"], label="AdamW: λ for every weight")
+ax_coefficient.set(
+    xlabel="step",
+    ylabel="decay per step / (ηW)",
+    title="Adam + L2 divides λ by $\\sqrt{\\hat v_t}$",
+)
+ax_coefficient.legend()
+fig.suptitle(
+    f"Adam + L2 decays the quiet weight {quiet_over_noisy:.0f}× harder than the noisy one; "
+    "AdamW decays both alike"
+)
+plt.show()
+
+# %% [markdown]
+# ### 3. Bias correction in the first steps
+#
+# A constant gradient $g=0.5$, Adam's defaults ($\beta_1=0.9$, $\beta_2=0.999$). After each
+# step of the `Adam` class the state gives $m_t$ and $v_t$, from which the step size (in units
+# of $\eta$) of four variants follows: Adam's $\hat m_t/\sqrt{\hat v_t}$, no correction at all
+# $m_t/\sqrt{v_t}$, only $v$ corrected $m_t/\sqrt{\hat v_t}$, and the notes'
+# $\hat m_t/\sqrt{v_t}$. RMSprop with PyTorch's default $\rho=0.99$, which has no correction,
+# runs alongside. For a constant gradient each variant has a closed form, e.g.
+# $m_t=(1-\beta_1^t)g$ and $v_t=(1-\beta_2^t)g^2$, which the run must reproduce.
+
+# %%
+BIAS_STEPS, constant_grad = 3000, 0.5
+beta1, beta2, rho = 0.9, 0.999, 0.99
+adam_weight, rmsprop_weight = torch.zeros(1), torch.zeros(1)
+adam = Adam([adam_weight], lr=1.0, betas=(beta1, beta2))  # lr = 1: steps in units of η
+rmsprop = RMSprop([rmsprop_weight], lr=1.0, alpha=rho)
+step_size = {name: [] for name in ["Adam", "no correction", "only v corrected", "notes", "RMSprop"]}
+for _ in range(BIAS_STEPS):
+    for optimizer, weight, name in [
+        (adam, adam_weight, "Adam"),
+        (rmsprop, rmsprop_weight, "RMSprop"),
+    ]:
+        before = weight.clone()
+        weight.grad = torch.tensor([constant_grad])
+        optimizer.step()
+        step_size[name].append((before - weight).item())
+    state = adam.state[adam_weight]
+    t, m, v = state["step"], state["exp_avg"].item(), state["exp_avg_sq"].item()
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    step_size["no correction"].append(m / math.sqrt(v))
+    step_size["only v corrected"].append(m / math.sqrt(v_hat))
+    step_size["notes"].append(m_hat / math.sqrt(v))
+step_size = {name: np.array(sizes) for name, sizes in step_size.items()}
+
+# %%
+t = np.arange(1, BIAS_STEPS + 1)
+bias1, bias2 = 1 - beta1**t, 1 - beta2**t  # (T,)
+closed_forms = {
+    "Adam": np.ones_like(bias1),
+    "no correction": bias1 / np.sqrt(bias2),
+    "only v corrected": bias1,
+    "notes": 1 / np.sqrt(bias2),
+    "RMSprop": 1 / np.sqrt(1 - rho**t),
+}
+for name, sizes in step_size.items():
+    # the closed forms neglect ε = 1e-8 against √v ≥ 0.016, a relative error below 1e-6
+    check_close(f"{name}: step / η vs closed form", sizes, closed_forms[name], atol=0.0, rtol=1e-6)
+print("step / η at t =       1       10      100     1000")
+for name, sizes in step_size.items():
+    print(f"{name:>16}: " + " ".join(f"{sizes[k - 1]:8.3f}" for k in (1, 10, 100, 1000)))
+
+# %%
+fig, ax = plt.subplots(figsize=(7.5, 4.2))
+bias_styles = {
+    "Adam": ("k", "-"),
+    "no correction": (PALETTE[0], "-"),
+    "only v corrected": (PALETTE[2], "-"),
+    "notes": (PALETTE[1], "-"),
+    "RMSprop": (PALETTE[3], "--"),
+}
+bias_labels = {
+    "Adam": r"Adam, $\hat m_t/\sqrt{\hat v_t}$",
+    "no correction": r"no correction, $m_t/\sqrt{v_t}$",
+    "only v corrected": r"only $v$ corrected, $m_t/\sqrt{\hat v_t}$",
+    "notes": r"the notes, $\hat m_t/\sqrt{v_t}$",
+    "RMSprop": rf"RMSprop, $\rho = {rho}$",
+}
+for name, sizes in step_size.items():
+    colour, style = bias_styles[name]
+    ax.loglog(t, sizes, style, color=colour, label=bias_labels[name])
+first_steps = f"{step_size['only v corrected'][0]:.1f}× to {step_size['notes'][0]:.1f}×"
+ax.set(
+    xlabel="step t",
+    ylabel="step size / η",
+    title=f"Bias correction keeps Adam's steps at η; without it the first is {first_steps} η",
+)
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Reading the numbers above: correcting only $v$ leaves the first step at $1-\beta_1$ of
+# $\eta$, because $m_1=(1-\beta_1)g$ is still biased toward zero; correcting only $m$ (the
+# notes) divides by $\sqrt{v_1}=\sqrt{1-\beta_2}\,|g|$ and overshoots by $1/\sqrt{1-\beta_2}$.
+# With neither, the two biases partly cancel, but not at the same speed: $m$'s bias is gone
+# after tens of steps and $v$'s only after thousands, so the step is several times $\eta$ in
+# between. RMSprop has the same problem as $v$ alone, on its shorter time scale $1/(1-\rho)$.
+# Bias correction removes both transients, so Adam's very first step is already $\eta$-sized.
+
+# %% [markdown]
+# ## Pitfalls and follow-up questions
+#
+# :::{dropdown} "AdaGrad adapts the learning rate, so it never needs tuning." Why does it stall?
+# Its accumulator $G_t$ only grows, so every coordinate's step
+# $\eta/(\sqrt{G_t}+\epsilon)$ only shrinks, like $\eta/\sqrt t$ for gradients of constant size.
+# On a convex problem that decay is what
+# the convergence proof needs; in a long non-convex run the steps become too small long
+# before the loss stops improving. RMSprop and Adam keep AdaGrad's per-coordinate scaling and
+# drop the ever-growing sum.
+# :::
+#
+# :::{dropdown} Does Adam fix ill-conditioning?
+# Only the part aligned with the coordinate axes. Every method here is a *diagonal*
+# preconditioner: it rescales each coordinate separately. Experiment 1 shows the same valley
+# rotated by 45°: SGD and momentum do not notice (identical losses), while AdaGrad, RMSprop
+# and Adam lose most of their advantage. Curvature that couples parameters needs a
+# non-diagonal preconditioner (Newton, natural gradient, Shampoo and the like).
+# :::
+#
+# :::{dropdown} Why do LLMs train with $\beta_2=0.95$ rather than the default 0.999?
+# $v_t$ averages over roughly $1/(1-\beta_2)$ steps. When a weight's gradients suddenly grow,
+# a long average lags behind and $\hat m_t/\sqrt{\hat v_t}$ overshoots $\eta$ until $v_t$
+# catches up; in a large model such steps can set off loss spikes. A shorter average catches
+# up sooner. GPT-3 {cite}`brown2020gpt3` and LLaMA {cite}`touvron2023llama` both use
+# $\beta_2=0.95$. The cell below runs Adam through a tenfold jump of the gradient.
+# :::
+
+
+# %%
+def step_sizes_after_jump(
+    beta2: float, jump: float = 10.0, before: int = 2000, after: int = 300
+) -> np.ndarray:
+    """Adam's step sizes (in units of η) for the `after` steps that follow a jump of the
+    gradient from 1 to `jump`, after `before` steps at 1."""
+    weight = torch.zeros(1)
+    optimizer = Adam([weight], lr=1.0, betas=(0.9, beta2))
+    sizes = []
+    for t in range(before + after):
+        previous = weight.clone()
+        weight.grad = torch.tensor([1.0 if t < before else jump])
+        optimizer.step()
+        sizes.append((previous - weight).abs().item())
+    return np.array(sizes[before:])
+
+
+for beta2_value in (0.999, 0.95):
+    sizes = step_sizes_after_jump(beta2_value)
+    print(
+        f"β2 = {beta2_value}: averages over ~{1 / (1 - beta2_value):.0f} steps; after a 10× jump "
+        f"the largest step is {sizes.max():.2f} η, {int(np.sum(sizes > 1.1))} steps exceed 1.1 η"
+    )
+
+# %% [markdown]
+# :::{dropdown} PyTorch's AdamW multiplies the decay by the learning rate. Does that matter?
+# Yes, when you copy hyperparameters. In PyTorch the weights shrink by $1-\eta\lambda$ per
+# step, so halving `lr` also halves the decay, and a warm-up or cosine schedule on `lr`
+# schedules the decay too. In the paper's Algorithm 2 the decay is $\eta_t\lambda$ with only
+# the schedule multiplier $\eta_t$, not the base rate $\alpha$, so a paper's $\lambda$ is
+# PyTorch's $\lambda\cdot\alpha$ {cite}`loshchilov2019adamw`.
+# :::
+#
+# :::{dropdown} Where does $\epsilon$ go, and can it matter?
+# PyTorch adds it outside the root in all of these ($\sqrt{G_t}+\epsilon$,
+# $\sqrt{\hat v_t}+\epsilon$), with defaults $10^{-10}$ for AdaGrad and $10^{-8}$ for RMSprop
+# and Adam; the notes put it inside. TensorFlow's Adam adds its $\epsilon$ ("$\hat\epsilon$" in
+# the Adam paper's efficient form) to the *uncorrected* $\sqrt{v_t}$, so the same number acts
+# larger early in training {cite}`tensorflow_adam`. Where gradients are far below $\epsilon$,
+# $\hat m_t/(\sqrt{\hat v_t}+\epsilon)\approx\hat m_t/\epsilon$ and Adam turns into momentum
+# SGD with learning rate $\eta/\epsilon$; a large $\epsilon$ is sometimes used on purpose to
+# damp the adaptivity.
+# :::
+#
+# :::{dropdown} Is Adam guaranteed to converge?
+# No. {cite:t}`reddi2018amsgrad` built a convex online problem on which Adam converges to the
+# wrong point: the rare large gradients that point the right way inflate $v_t$ and so are
+# damped, while the frequent small ones that point the wrong way get nearly full steps once
+# $v_t$ has decayed again. AMSGrad divides by the running maximum of $v_t$ so that step sizes
+# never grow (`torch.optim.Adam(amsgrad=True)`). In practice plain Adam/AdamW remain the default.
+# :::
+#
+# :::{dropdown} Is PyTorch's `nesterov=True` really Nesterov's method?
+# Yes, after a change of variables. Nesterov evaluates the gradient at the look-ahead point
+# $W_t+\mu u_{t-1}$ {cite}`sutskever2013momentum`; rewriting the iteration in terms of the
+# look-ahead point gives PyTorch's update $W_{t+1}=W_t-\eta(g_t+\mu b_t)$, which needs only
+# the gradient at the current parameters. The Verification section checks the from-scratch
+# version of this form against `torch.optim.SGD(nesterov=True)`.
+# :::
+#
+# :::{dropdown} Is L2 regularisation the same as weight decay?
+# For SGD, yes: {eq}`opt-l2` in {eq}`opt-sgd` multiplies the weights by $1-\eta\lambda$ each
+# step, weight decay at rate $\eta\lambda$ per step, so one is the other after rescaling
+# $\lambda$ by $\eta$ (with momentum the L2 term also goes through the buffer, a small
+# difference). For any method that divides by $\sqrt{\hat v_t}$ or $\sqrt{G_t}$, no: the L2
+# term is rescaled per coordinate, Experiment 2.
+# :::
+#
+# :::{dropdown} So which one should I use?
+# AdamW for transformers and most new architectures: it is forgiving of the learning rate
+# because its steps are $\eta$-sized whatever the gradient scale. SGD with momentum remains
+# competitive for convolutional networks on images, where several studies found it generalises
+# better than adaptive methods at equal tuning effort {cite}`wilson2017marginal`. AdaGrad fits
+# convex problems with sparse features. RMSprop is mostly historical, except in some
+# reinforcement-learning code.
+# :::
+
+# %% [markdown]
+# ## Check yourself
+#
+# 1. AdaGrad or RMSprop: which would you choose for logistic regression on sparse bag-of-words
+#    features, and which for a 50-layer network trained for a week?
+#
+#    :::{dropdown} Answer
+#    AdaGrad for the convex sparse problem: a rare word's coordinate has a small $G_t$, so it
+#    keeps a large step when it finally appears, and the decaying steps are what convex
+#    convergence needs. RMSprop (or Adam) for the long non-convex run, where AdaGrad's steps
+#    would have decayed to almost nothing.
+#    :::
+#
+# 2. You switch a loss from a mean over a batch of 1000 examples to a sum, i.e. multiply it by
+#    1000. What happens to SGD's first update, and to Adam's first ten updates? The next cell
+#    checks the answer on a small quadratic.
+#
+#    :::{dropdown} Answer
+#    SGD's update is proportional to the gradient, so it becomes 1000 times larger (and SGD
+#    likely diverges at the old learning rate). Adam's updates are unchanged up to the
+#    $\epsilon$ term: $\hat m_t$ and $\sqrt{\hat v_t}$ both scale by 1000.
+#    :::
+
+# %%
+curvatures = torch.tensor([1.0, 10.0, 100.0])  # (3,): gradient of ½ Σ h_i w_i² is h ⊙ w
+
+
+def first_updates(
+    make: Callable[[list[torch.Tensor]], Optimizer], loss_scale: float, n: int
+) -> torch.Tensor:
+    """The first n updates W_{t+1} - W_t, shape (n, 3), of the loss times `loss_scale`."""
+    w = torch.tensor([1.0, -2.0, 0.5])  # (3,)
+    optimizer = make([w])
+    updates = []
+    for _ in range(n):
+        previous = w.clone()
+        w.grad = loss_scale * curvatures * w
+        optimizer.step()
+        updates.append(w - previous)
+    return torch.stack(updates)
+
+
+sgd_ratio = first_updates(lambda p: SGD(p, lr=1e-3), 1000.0, 1) / first_updates(
+    lambda p: SGD(p, lr=1e-3), 1.0, 1
+)
+check_close("SGD: first update ×1000", sgd_ratio, torch.full((1, 3), 1000.0), atol=1e-9)
+adam_scaled = first_updates(lambda p: Adam(p, lr=1e-2), 1000.0, 10)
+adam_plain = first_updates(lambda p: Adam(p, lr=1e-2), 1.0, 10)
+check_close("Adam: first ten updates unchanged", adam_scaled, adam_plain, atol=1e-9)
+
+# %% [markdown]
+# 3. With a constant gradient $g$, after how many steps is the *uncorrected* $m_t$ within 1 %
+#    of $g$ ($\beta_1=0.9$)? And $v_t$ within 1 % of $g^2$ ($\beta_2=0.999$)?
+#
+#    :::{dropdown} Answer
+#    $m_t=(1-\beta_1^t)g$, so we need $\beta_1^t\le0.01$, i.e.
+#    $t\ge\ln 0.01/\ln\beta_1$, rounded up: 44 steps for $\beta_1=0.9$ and 4603 for
+#    $\beta_2=0.999$. The second number is why $v$'s bias correction matters for thousands of
+#    steps. The next cell computes both and checks them against a direct simulation of the EMA.
+#    :::
+
+# %%
+for beta in (0.9, 0.999):
+    formula = math.ceil(math.log(0.01) / math.log(beta))
+    ema, steps_needed = 0.0, 0
+    while ema < 0.99:  # EMA of a constant 1, started at 0
+        ema, steps_needed = beta * ema + (1 - beta), steps_needed + 1
+    check_equal(f"β = {beta}: steps until the EMA is within 1 %", steps_needed, formula)
+    print(f"β = {beta}: {formula} steps")
+
+# %% [markdown]
+# ## References
+#
+# Each entry says what the chapter used from it; the full entries are in the book's
+# bibliography.
+#
+# - {cite:t}`kingma2015adam`: Algorithm 1 (Adam), Section 3 (bias correction), the efficient
+#   form at the end of Section 2 ($\hat\epsilon$).
+# - {cite:t}`loshchilov2019adamw`: Section 2 (L2 and weight decay differ for adaptive methods),
+#   Algorithm 2 (AdamW with the schedule multiplier $\eta_t$).
+# - {cite:t}`duchi2011adagrad` (AdaGrad) and {cite:t}`hinton2012rmsprop`, lecture 6e
+#   (RMSprop).
+# - {cite:t}`polyak1964momentum` (heavy-ball momentum); {cite:t}`sutskever2013momentum`,
+#   Section 2 (Nesterov's method written as momentum).
+# - {cite:t}`pytorch_optim`: the pseudocode of `SGD`, `Adagrad`, `RMSprop`, `Adam` and `AdamW`
+#   that the from-scratch classes follow, including where $\epsilon$ and the decay enter.
+# - {cite:t}`reddi2018amsgrad` (Adam's non-convergence, AMSGrad),
+#   {cite:t}`wilson2017marginal` (SGD vs adaptive methods), {cite:t}`brown2020gpt3`,
+#   Appendix B and {cite:t}`touvron2023llama`, Section 2.2 ($\beta_2=0.95$),
+#   {cite:t}`tensorflow_adam` (TensorFlow's $\epsilon$).

@@ -56,7 +56,7 @@ def check_close(
     atol: float,
     rtol: float = 0.0,
     quiet: bool = False,
-) -> float:
+) -> None:
     """Assert ``|ours - reference| <= atol + rtol * |reference|`` element-wise.
 
     Shapes must be equal (no broadcasting: a silent broadcast hides real bugs), and both
@@ -73,10 +73,7 @@ def check_close(
     quiet:
         Do not print the line on success (for checks inside loops; print a summary instead).
 
-    Returns
-    -------
-    float
-        The maximum absolute error.
+    Nothing is returned, so that a check at the end of a cell adds no output besides its line.
 
     Raises
     ------
@@ -111,7 +108,6 @@ def check_close(
         )
     if not quiet:
         print(f"✓ {what}: max abs err {max_err:.3g} ({tol_str}), {_shape_str(a.shape)}")
-    return max_err
 
 
 def check_equal(what: str, ours: Any, reference: Any, *, quiet: bool = False) -> None:

@@ -30,7 +30,7 @@ _RC: dict[str, Any] = {
     "savefig.bbox": "tight",
     "font.size": 10,
     "axes.titlesize": 11,
-    "axes.titleweight": "semibold",
+    "axes.titleweight": "bold",
     "axes.labelsize": 10,
     "axes.grid": True,
     "axes.spines.top": False,
