@@ -728,7 +728,7 @@ for name, lr in rosenbrock_plot_lrs.items():
 plot_paths(ax_path, rosenbrock, rosenbrock_paths, (-1.6, 1.4, -0.4, 1.6), np.logspace(-1, 3, 12))
 ax_path.plot(1, 1, "k*", ms=10, label="minimum")
 ax_path.set_title("Paths on Rosenbrock's valley")
-ax_path.legend(loc="upper right")
+ax_path.legend(loc="lower left")
 ax_loss.set(xlabel="step", ylabel="loss", title=f"Loss over {ROSENBROCK_STEPS} steps")
 ax_loss.legend(loc="lower left")
 fig.suptitle("With momentum (plain or inside Adam) the optimizer runs down the curved valley")
