@@ -57,8 +57,8 @@ torch.set_default_dtype(torch.float64)  # float64, so the checks can use atol 1e
 #   $\operatorname{Var}(q^\top k)=d_k$. The logits then grow like $\sqrt{d_k}$, the softmax
 #   saturates to nearly one-hot, its Jacobian $\operatorname{diag}(p)-pp^\top$ goes to zero,
 #   and the gradients to $W^Q,W^K$ **vanish**. Dividing by $\sqrt{d_k}$ brings the logits back
-#   to unit variance for every $d_k$. It is not for numerical stability: subtracting the row
-#   maximum inside the softmax already prevents overflow, as the notes should have said.
+#   to unit variance for every $d_k$. The notes' reason, numerical stability, is not it:
+#   subtracting the row maximum inside the softmax already prevents overflow.
 # - **1.3 Positions.** Without them, self-attention is *permutation-equivariant*: shuffling
 #   the input tokens shuffles the outputs the same way, so the model sees a bag of tokens.
 #   Adding a position-dependent vector (or rotating $q,k$ by position, as RoPE does) breaks the
@@ -149,8 +149,8 @@ torch.set_default_dtype(torch.float64)  # float64, so the checks can use atol 1e
 # For each query, one head has one distribution $A_{i,:}$ and returns one average. Suppose a
 # token needs two facts that sit at two positions $a$ and $b$, such as the token before it
 # and the first token. A single head has to split its weight, and it returns the blend
-# $\alpha v_a+(1-\alpha)v_b$. From that blend a linear read-out can tell which token carries
-# more weight, but not which token came from which position. With $h$ heads, a token gets $h$
+# $\alpha v_a+(1-\alpha)v_b$. A linear read-out of the blend can pick out the token with the
+# larger weight, but it cannot also recover the other one. With $h$ heads, a token gets $h$
 # independent distributions. In each head, $W^Q_iW_i^{K\top}$ (rank $\le d_k$) decides what
 # counts as relevant and $W^V_i$ decides what is read. Experiment 3 trains both models on
 # exactly this task. The price of $h$ heads is only that each one scores in $d_k=d/h$
@@ -180,10 +180,10 @@ torch.set_default_dtype(torch.float64)  # float64, so the checks can use atol 1e
 # $1-p_i\approx0$), so $J\to0$. The gradient that reaches the logits, $J\,\partial L/\partial
 # p$, vanishes, and with it the gradient to $W^Q$ and $W^K$: the attention pattern freezes
 # wherever it happened to start. For $z=[a,0,0]$ the top eigenvalue of $J$ works out to
-# $\tfrac32\,p_1(1-p_1)$, which falls like $e^{-a}$ (the Verification section evaluates it at
-# $a=1$ and $a=20$). Dividing by $\sqrt{d_k}$ is a fixed softmax
-# temperature that cancels the growth in {eq}`attn-var`. It sets the scale of the logits at
-# initialisation. It does not bound them once the weights have been trained.
+# $\tfrac32\,p_1(1-p_1)$, which falls like $e^{-a}$ (the Verification section evaluates it
+# at $a=1$ and $a=20$). Dividing by $\sqrt{d_k}$ is a fixed softmax temperature that cancels
+# the growth in {eq}`attn-var`. It sets the scale of the logits at initialisation; it does
+# not bound them once the weights have been trained.
 #
 # ### 1.3 Why positions are needed
 #
@@ -201,9 +201,9 @@ torch.set_default_dtype(torch.float64)  # float64, so the checks can use atol 1e
 # row alone, so a whole encoder without positions is equivariant. Anything pooled from it, such
 # as a mean or the output of a [CLS] token kept in place, is *invariant*: "dog bites man" and
 # "man bites dog" look the same. Adding a position-dependent vector, $x_i+p_i$, gives each row
-# its index and breaks the symmetry (chapters 02 and 03 compare the ways to do this). A causal mask
-# also breaks it, because $PMP^\top\neq M$: query $i$ sees a different set of tokens after a
-# shuffle.
+# its index and breaks the symmetry (chapters 02 and 03 compare the ways to do this). A
+# causal mask also breaks it, because $PMP^\top\neq M$: query $i$ sees a different set of
+# tokens after a shuffle.
 
 # %% [markdown]
 # ## Implementation from scratch
@@ -291,8 +291,8 @@ class MultiHeadSelfAttention(nn.Module):
 # %% [markdown]
 # ## Verification
 #
-# Everything below runs in float64, so agreement to `atol=1e-12` means the same computation,
-# not merely a similar one.
+# Everything in this section runs in float64, so agreement to `atol=1e-12` means the same
+# computation, not merely a similar one.
 #
 # ### Attention against `F.scaled_dot_product_attention`
 #
@@ -377,7 +377,7 @@ check_close(
 )
 
 # %% [markdown]
-# ### The softmax Jacobian and the errata's numbers
+# ### The softmax Jacobian, and how fast it vanishes
 #
 # {eq}`attn-softmax-jacobian` against autograd's Jacobian of `torch.softmax`, then the top
 # eigenvalue ($=$ spectral norm, since $J$ is symmetric and positive semi-definite) at the
@@ -391,6 +391,7 @@ def softmax_jacobian(p: torch.Tensor) -> torch.Tensor:
     return torch.diag_embed(p) - p[..., :, None] * p[..., None, :]  # (..., n, n)
 
 
+# %%
 z = torch.randn(5)
 autograd_jacobian = torch.autograd.functional.jacobian(lambda t: torch.softmax(t, -1), z)
 check_close(
@@ -403,7 +404,7 @@ for a in (1.0, 20.0):
     p = softmax(torch.tensor([a, 0.0, 0.0]))
     top_eigenvalue = torch.linalg.eigvalsh(softmax_jacobian(p))[-1]  # eigenvalues ascend
     largest_entry = p[0] * (p[1] + p[2])  # ∂p₁/∂z₁ = p₁(1 - p₁), without the cancellation
-    # atol 1e-15: J's entries p₁ - p₁² lose about 16 digits' worth of 1 when p₁ ≈ 1
+    # atol, not rtol: J's entry p₁ - p₁² carries an absolute rounding error ~1e-16 (p₁ ≈ 1)
     check_close(
         f"‖J‖₂ at [{a:g}, 0, 0] vs 3/2·p₁(1-p₁)", top_eigenvalue, 1.5 * largest_entry, atol=1e-15
     )
@@ -419,7 +420,9 @@ print(f"‖J‖₂ shrinks ×{jacobian_norms[1] / jacobian_norms[0]:.1e} from [1
 # ### Parameters and FLOPs do not depend on $h$
 #
 # {eq}`attn-params` for `nn.MultiheadAttention(512, h)` and for ours, and {eq}`attn-flops`
-# against PyTorch's FLOP counter, which counts the matrix products our forward pass runs:
+# against PyTorch's FLOP counter. The counter counts the matrix products of our forward pass,
+# which is what {eq}`attn-flops` counts too; the softmax, the scaling and the biases add only
+# $O(hN^2+Nd)$ element-wise operations.
 
 # %%
 d, n_tokens = 512, 128
@@ -501,7 +504,7 @@ print(f"d_k = 64: Var(q·k) = {var_raw[at_64]:.1f}, Var(q·k/√d_k) = {var_scal
 
 # %%
 fig, ax = plt.subplots()
-ax.loglog(D_K_GRID, D_K_GRID, ":", color="0.5", label="$d_k$ (eq. attn-var)")
+ax.loglog(D_K_GRID, D_K_GRID, ":", color="0.5", label="$d_k$, the prediction")
 ax.loglog(D_K_GRID, var_raw, "o-", color=PALETTE[1], label=r"$q^\top k$")
 ax.loglog(D_K_GRID, var_scaled, "o-", color=PALETTE[0], label=r"$q^\top k/\sqrt{d_k}$")
 ax.set_xscale("log", base=2)
@@ -514,15 +517,15 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# ### 2. Without the scaling the softmax saturates and the gradients vanish
+# ### 2. Without the scaling, the softmax saturates and the gradients vanish
 #
 # Now one query against 32 keys, 500 such rows per $d_k$. For each row we measure how spread
 # out the attention is (its entropy; $\ln 32$ is uniform, 0 is one-hot), the spectral norm of
 # the softmax Jacobian {eq}`attn-softmax-jacobian`, and the size of the gradient that reaches
 # the logits, $J\,\partial L/\partial p$, when a random gradient $\partial L/\partial p$ with
 # unit-variance entries arrives from above (in a layer it is $V\,\partial L/\partial
-# \text{output}$). The logits are divided by
-# 1 (no scaling), by $\sqrt{d_k}$, or by $d_k$ (over-scaled, for the follow-up question).
+# \text{output}$). The logits are divided by 1 (no scaling), by $\sqrt{d_k}$, or by $d_k$
+# (too much, for a follow-up question).
 
 # %%
 N_KEYS, N_ROWS = 32, 500
@@ -586,8 +589,8 @@ for ax, (key, ylabel, title) in zip(axes, panels, strict=True):
 axes[0].axhline(math.log(N_KEYS), ls=":", color="0.5", label="uniform, ln 32")
 axes[0].legend()
 fig.suptitle(
-    "Without /√d_k the softmax saturates: at d_k = 512 the gradient at the logits is "
-    f"{1 / gradient_ratio:.0f}× smaller; with it, nothing depends on d_k"
+    r"Without $/\sqrt{d_k}$ the softmax saturates: at $d_k=512$ the gradient at the logits is "
+    rf"{1 / gradient_ratio:.0f}× smaller; with it, nothing depends on $d_k$"
 )
 plt.show()
 
@@ -611,8 +614,9 @@ plt.show()
 # initial weights.
 
 # %%
-VOCAB, SEQ_LEN, WIDTH = 16, 16, 32
-device = get_device()
+VOCAB = 16  # tokens 0…15
+SEQ_LEN = 16
+WIDTH = 32  # d_model
 
 
 class PreviousAndFirstToken(nn.Module):
@@ -629,9 +633,8 @@ class PreviousAndFirstToken(nn.Module):
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = tokens.shape[1]  # tokens: (B, N)
         x = self.token_embedding(tokens) + self.position_embedding.weight[:n]  # (B, N, d)
-        attended, weights = self.attention(
-            x, causal_mask(n, tokens.device)
-        )  # (B, N, d), (B, H, N, N)
+        mask = causal_mask(n, tokens.device)  # (N, N)
+        attended, weights = self.attention(x, mask)  # (B, N, d), (B, H, N, N)
         stream = x + attended  # (B, N, d): the residual stream
         return self.read_previous(stream), self.read_first(stream), weights  # (B, N, V) ×2
 
@@ -647,6 +650,9 @@ def targets_of(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # %%
+device = get_device()
+
+
 def train(n_heads: int, steps: int = 250) -> tuple[PreviousAndFirstToken, np.ndarray]:
     """Train one model; return it and its loss per step and read-out, shape (steps, 2)."""
     torch.manual_seed(1)  # the same initial weights for every n_heads (the shapes are equal)
@@ -671,7 +677,11 @@ models, losses = {}, {}
 for h in (1, 2):
     start = time.perf_counter()
     models[h], losses[h] = train(h)
-    print(f"{h} head(s): trained in {time.perf_counter() - start:.1f} s on {device}")
+    seconds, (final_prev, final_first) = time.perf_counter() - start, losses[h][-1]
+    print(
+        f"{h} head(s): trained in {seconds:.1f} s on {device}; final losses: previous token "
+        f"{final_prev:.3f}, first token {final_first:.3f} (chance: {math.log(VOCAB):.3f})"
+    )
 n_params = [sum(p.numel() for p in models[h].parameters()) for h in (1, 2)]
 check_equal("parameters, 1 head vs 2 heads", n_params[0], n_params[1])
 
@@ -684,7 +694,7 @@ check_equal("parameters, 1 head vs 2 heads", n_params[0], n_params[1])
 test_tokens = torch.randint(0, VOCAB, (1000, SEQ_LEN), generator=torch.Generator().manual_seed(3))
 test_tokens = test_tokens.to(device)  # (B, N)
 prev_target, first_target = targets_of(test_tokens)  # (B, N-1) each
-rows = torch.arange(2, SEQ_LEN)  # query positions i ≥ 2
+rows = torch.arange(2, SEQ_LEN, device=device)  # query positions i ≥ 2
 accuracy, mass_prev, mass_first = {}, {}, {}
 with torch.no_grad():
     for h, model in models.items():
@@ -759,9 +769,8 @@ with torch.no_grad():
         ax.grid(False)
 fig.colorbar(image, ax=axes[1:], label="attention weight", shrink=0.9)
 fig.suptitle(
-    f"Two heads split the jobs ({mass_prev[2][prev_head]:.2f} of one head's weight on the "
-    f"previous token, {mass_first[2][first_head]:.2f} of the other's on the first); "
-    "one head can do only one"
+    f"Two heads split the jobs (weight {mass_prev[2][prev_head]:.2f} on the previous token in "
+    f"one, {mass_first[2][first_head]:.2f} on the first token in the other); one head does one"
 )
 plt.show()
 
@@ -769,10 +778,11 @@ plt.show()
 # The measurements above say what happened. With two heads, one head puts nearly all of its
 # weight on position $i-1$ (a *previous-token head*, a building block of induction heads
 # {cite}`olsson2022induction`) and the other on position 0, and both read-outs are solved.
-# With one head, the model commits to one of the two jobs and sits at chance on the other; its
-# loss stays at $\ln 16$. Both models have the same number of parameters and the same FLOPs.
-# What the single head lacks is a second distribution. Real heads are rarely this clean (see
-# the follow-up on redundant heads), but the mechanism is the same.
+# With one head, the model commits to one of the two jobs and sits at chance on the other,
+# where its loss stays at the chance level $\ln 16$ (printed after training). Both models have
+# the same number of parameters and the same FLOPs. What the single head lacks is a second
+# distribution. Real heads are rarely this clean (see the follow-up on redundant heads), but
+# the mechanism is the same.
 
 # %% [markdown]
 # ## Pitfalls and follow-up questions
@@ -788,9 +798,9 @@ plt.show()
 # :::{dropdown} Does every head learn something different?
 # Often not. {cite:t}`michel2019sixteen` removed heads from trained translation models and
 # BERT at test time. A large fraction of the heads could be pruned with little loss, and some
-# layers could be cut down to a single head. Several heads help training more than they are
-# needed at inference. In Experiment 3, two heads are necessary because the task has exactly
-# two jobs. With more heads than jobs, nothing forces the extra heads to specialise.
+# layers could be cut down to a single head. In Experiment 3, two heads are necessary because
+# the task has exactly two jobs. With more heads than jobs, nothing forces the extra heads to
+# specialise.
 # :::
 #
 # :::{dropdown} What is the cost of self-attention in sequence length?
@@ -806,10 +816,10 @@ plt.show()
 # `nn.MultiheadAttention` it means "blocked". An additive float mask with $-\infty$ avoids the
 # ambiguity. If a query can see **no** key at all (a fully padded sequence, or left padding
 # combined with a causal mask), its row is all $-\infty$: the maximum is $-\infty$, and
-# $-\infty-(-\infty)$ is NaN. NaN in one row then spreads through the backward pass to every
-# weight. Libraries differ on this, as the next cell shows for the installed PyTorch. The fixes:
-# make sure every query sees at least one key, or mask with a large finite negative number and
-# leave those positions out of the loss.
+# $-\infty-(-\infty)$ is NaN. A NaN in one row can then spread through the backward pass to
+# every weight. Libraries differ on this, as the next cell shows for the installed PyTorch.
+# The fixes: make sure every query sees at least one key, or mask with a large finite negative
+# number and leave those positions out of the loss.
 # :::
 
 # %%
@@ -859,9 +869,9 @@ check_true(
 # Yes: $\operatorname{softmax}(z/\tau)$ with $\tau=\sqrt{d_k}$ fixed. A lower temperature
 # sharpens attention, a higher one flattens it. The $\sqrt{d_k}$ only fixes the scale at
 # initialisation; during training $\|q\|$ and $\|k\|$ can still grow and saturate the softmax
-# again. Very large models have hit exactly this (attention logits growing until training
-# diverged). Normalising $q$ and $k$ with a LayerNorm before the dot product ("QK-norm")
-# bounds the logits {cite}`dehghani2023scaling`.
+# again. {cite:t}`dehghani2023scaling` saw this while scaling Vision Transformers: attention
+# logits grew until training diverged. Their fix normalises $q$ and $k$ with a LayerNorm
+# before the dot product ("QK-norm"), which bounds the logits.
 # :::
 #
 # :::{dropdown} Do decoder-only models need positional encodings at all?
@@ -949,7 +959,7 @@ print(f"{expected:,} parameters")
 # %%
 sigma = 2.0
 for d_k in (64, 512):
-    q, k = sigma * torch.randn(20_000, d_k), sigma * torch.randn(20_000, d_k)  # (n, d_k) each
+    q, k = sigma * torch.randn(10_000, d_k), sigma * torch.randn(10_000, d_k)  # (n, d_k) each
     std = ((q * k).sum(-1) / math.sqrt(d_k)).std().item()
     check_close(f"std of q·k/√d_k with σ² = 4, d_k = {d_k}", std, sigma**2, atol=0.1)
 
