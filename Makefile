@@ -15,11 +15,12 @@ NB_TIMEOUT ?= 120
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install book test lint typecheck unit notebooks strict-book lab sync clean
+.PHONY: help install book test lint typecheck unit notebooks strict-book browser-deps check-book \
+	lab sync clean
 
 help:
 	@echo "make book   execute every notebook and build the HTML book into $(HTML)"
-	@echo "make test   ruff, mypy, unit tests, notebook checks, nbmake, strict book build"
+	@echo "make test   ruff, mypy, unit tests, notebook checks, nbmake, strict book build, browser"
 	@echo "make lab    JupyterLab with the chapters' .py files opening as notebooks"
 	@echo "make sync   rewrite each .ipynb from its .py twin"
 	@echo "make clean  remove build outputs (keeps $(VENV))"
@@ -67,7 +68,19 @@ strict-book: $(STAMP)
 	NB_EXECUTION_MODE=off $(BIN)/sphinx-build -W --keep-going -n -j $(NB_WORKERS) -b html \
 	  -c $(STAGE)/book $(STAGE) $(STAGE)/_build/html
 
-test: lint typecheck unit notebooks strict-book
+# The browser tests need Chromium: Debian's package, installed here if missing (as root, as
+# in CI); Playwright drives it and never downloads a browser of its own.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The book as a reader's browser shows it (pages, images, math, search, sidebar) and its links.
+check-book: $(STAMP) browser-deps
+	$(BIN)/python -m pytest -p no:cacheprovider tests/book --html-dir $(STAGE)/_build/html \
+	  --screenshot-dir build/screenshots
+
+test: lint typecheck unit notebooks strict-book check-book
 	@echo "make test: all checks passed"
 
 lab: $(STAMP)

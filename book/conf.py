@@ -57,6 +57,7 @@ bibtex_reference_style = "author_year"
 # --- HTML -----------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = "ML & NLP Interview Questions, Executed"
+html_favicon = "favicon.svg"
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,
@@ -64,6 +65,8 @@ html_theme_options = {
     "home_page_in_toc": True,
     "navigation_with_keys": False,
 }
+# pydata-sphinx-theme reads the colour mode from the context; left empty, it logs a console error.
+html_context = {"default_mode": "auto"}
 html_extra_path = ["_extra"]  # index.html at the top, redirecting to book/index.html
 html_last_updated_fmt = ""
 html_show_sourcelink = False
