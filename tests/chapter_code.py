@@ -10,6 +10,7 @@ namespace; of every other cell (experiments, plots, checks) only the import stat
 from __future__ import annotations
 
 import ast
+import sys
 import types
 from pathlib import Path
 
@@ -35,15 +36,21 @@ def _is_definition(node: ast.stmt) -> bool:
     return False
 
 
-def load_chapter_definitions(relative_path: str) -> types.SimpleNamespace:
-    """Functions and classes of ``notebooks/<part>/<NN>_<slug>.py``, as a namespace.
+def load_chapter_definitions(relative_path: str) -> types.ModuleType:
+    """Functions and classes of ``notebooks/<part>/<NN>_<slug>.py``, as a module.
+
+    The module is registered in ``sys.modules`` (as ``chapter_<NN>_<slug>``), so that the
+    chapter's classes can be pickled, as scikit-learn's estimator checks do.
 
     >>> ch = load_chapter_definitions("notebooks/ml/01_optimizers.py")  # doctest: +SKIP
     >>> ch.Adam  # doctest: +SKIP
     """
     path = ROOT / relative_path
     nb = jupytext.read(path, fmt="py:percent")
-    namespace: dict[str, object] = {"__name__": f"chapter_{path.stem}"}
+    module = types.ModuleType(f"chapter_{path.stem}")
+    module.__file__ = str(path)
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
     n_cells = 0
     for cell in nb.cells:
         if cell.cell_type != "code" or not cell.source.strip():
@@ -61,4 +68,4 @@ def load_chapter_definitions(relative_path: str) -> types.SimpleNamespace:
         exec(compile(tree, f"{relative_path} (cell)", "exec"), namespace)
     if n_cells == 0:
         raise ValueError(f"{relative_path} has no definition-only code cell")
-    return types.SimpleNamespace(**{k: v for k, v in namespace.items() if not k.startswith("__")})
+    return module
