@@ -11,18 +11,21 @@ HTML := book/_build/html
 STAGE := build/stage
 NB_WORKERS ?= 2
 NB_TIMEOUT ?= 120
+# make test re-executes this many chapters, chosen by the commit, to check reproducibility.
+REPRO_SAMPLE ?= 2
 
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help install book test lint typecheck unit notebooks strict-book browser-deps check-book \
-	lab sync clean
+	reproducible lab sync clean
 
 help:
 	@echo "make book   execute every notebook and build the HTML book into $(HTML)"
 	@echo "make test   ruff, mypy, unit tests, notebook checks, nbmake, strict book build, browser"
 	@echo "make lab    JupyterLab with the chapters' .py files opening as notebooks"
 	@echo "make sync   rewrite each .ipynb from its .py twin"
+	@echo "make reproducible  execute every chapter twice and compare the text outputs"
 	@echo "make clean  remove build outputs (keeps $(VENV))"
 
 $(BIN)/python:
@@ -62,6 +65,12 @@ notebooks: $(STAMP)
 	  $(BIN)/python -m pytest --nbmake --overwrite -n $(NB_WORKERS) --timeout=$(NB_TIMEOUT) \
 	  --durations=0 --durations-min=0 -p no:cacheprovider $(STAGE)/notebooks
 	$(BIN)/python -m pytest -p no:cacheprovider tests/executed --executed-dir $(STAGE)/notebooks
+	OMP_NUM_THREADS=1 $(BIN)/python tools/check_reproducible.py $(STAGE)/notebooks \
+	  --sample $(REPRO_SAMPLE) --seed "$$(git rev-parse HEAD 2>/dev/null || echo 0)"
+
+# Every chapter executed twice: identical text outputs (numbers, tables), timings aside.
+reproducible: notebooks
+	OMP_NUM_THREADS=1 $(BIN)/python tools/check_reproducible.py $(STAGE)/notebooks
 
 # Warnings are errors; nothing is executed here (NB_EXECUTION_MODE=off).
 strict-book: $(STAMP)
