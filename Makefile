@@ -54,7 +54,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(NB_WORKERS)
 
 # Execute every notebook once, in a staged copy of the book so that the committed .ipynb
 # files stay output-free, then check what the executed notebooks show.
