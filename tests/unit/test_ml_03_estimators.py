@@ -4,34 +4,22 @@ early-stopping rule."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tests.chapter_code import load_chapter_definitions
+from tests.estimator_checks import sklearn_estimator_checks
 
 ch = load_chapter_definitions("notebooks/ml/03_overfitting_underfitting.py")
 
 ESTIMATORS = [ch.LegendreFeatures(), ch.LegendreFeatures(degree=1)]
 
 
-def expected_failed_checks(estimator: BaseEstimator) -> dict[str, str]:
-    """Checks that cannot apply to this transformer, with the reason (none so far)."""
-    return {}
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
-def test_sklearn_estimator_checks(
-    estimator: BaseEstimator, check: Callable[[BaseEstimator], None]
-) -> None:
-    check(estimator)
+test_sklearn_estimator_checks = sklearn_estimator_checks(ESTIMATORS)
 
 
 @pytest.mark.parametrize("degree", [1, 2, 5, 9])

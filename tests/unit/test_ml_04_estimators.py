@@ -6,22 +6,9 @@ forests and gradient boosting on them, so they are imported directly, without th
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
 from notebook_utils.trees import DecisionTreeClassifier, DecisionTreeRegressor
+from tests.estimator_checks import sklearn_estimator_checks
 
-
-def expected_failed_checks(estimator: Any) -> dict[str, str]:
-    """Checks that cannot apply to these trees, with the reason (none so far)."""
-    return {}
-
-
-@parametrize_with_checks(
-    [DecisionTreeClassifier(), DecisionTreeRegressor()],
-    expected_failed_checks=expected_failed_checks,
+test_sklearn_estimator_checks = sklearn_estimator_checks(
+    [DecisionTreeClassifier(), DecisionTreeRegressor()]
 )
-def test_sklearn_estimator_checks(estimator: Any, check: Callable[[Any], None]) -> None:
-    check(estimator)

@@ -8,13 +8,10 @@ with few trees to keep the run short; one instance of each also uses scikit-lear
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sklearn.tree
-from sklearn.base import BaseEstimator
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tests.chapter_code import load_chapter_definitions
+from tests.estimator_checks import sklearn_estimator_checks
 
 ch = load_chapter_definitions("notebooks/ml/05_random_forest_vs_gradient_boosting.py")
 
@@ -29,11 +26,4 @@ ESTIMATORS = [
 ]
 
 
-def expected_failed_checks(estimator: BaseEstimator) -> dict[str, str]:
-    """Checks that cannot apply to these estimators, with the reason (none so far)."""
-    return {}
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
-def test_sklearn_estimator_checks(estimator: BaseEstimator, check: Callable[..., None]) -> None:
-    check(estimator)
+test_sklearn_estimator_checks = sklearn_estimator_checks(ESTIMATORS)

@@ -3,20 +3,17 @@ notebooks/ml/06_bootstrap.py, and its agreement with sklearn.ensemble.BaggingReg
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator
 from sklearn.ensemble import BaggingRegressor
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeRegressor
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tests.chapter_code import load_chapter_definitions
+from tests.estimator_checks import sklearn_estimator_checks
 
 ch = load_chapter_definitions("notebooks/ml/06_bootstrap.py")
 
@@ -27,16 +24,7 @@ ESTIMATORS = [
 ]
 
 
-def expected_failed_checks(estimator: BaseEstimator) -> dict[str, str]:
-    """Checks that cannot apply to this estimator, with the reason (none so far)."""
-    return {}
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
-def test_sklearn_estimator_checks(
-    estimator: BaseEstimator, check: Callable[[BaseEstimator], None]
-) -> None:
-    check(estimator)
+test_sklearn_estimator_checks = sklearn_estimator_checks(ESTIMATORS)
 
 
 def test_same_draws_as_sklearn_give_the_same_predictions() -> None:

@@ -3,16 +3,14 @@ notebooks/ml/07_l1_l2_regularization.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import make_regression
 from sklearn.linear_model import ElasticNet, Lasso, Ridge
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tests.chapter_code import load_chapter_definitions
+from tests.estimator_checks import sklearn_estimator_checks
 
 ch = load_chapter_definitions("notebooks/ml/07_l1_l2_regularization.py")
 
@@ -25,16 +23,7 @@ ESTIMATORS = [
 ]
 
 
-def expected_failed_checks(estimator: BaseEstimator) -> dict[str, str]:
-    """Checks that cannot apply to these estimators, with the reason (none so far)."""
-    return {}
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
-def test_sklearn_estimator_checks(
-    estimator: BaseEstimator, check: Callable[[BaseEstimator], None]
-) -> None:
-    check(estimator)
+test_sklearn_estimator_checks = sklearn_estimator_checks(ESTIMATORS)
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sklearn.base import BaseEstimator
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
 from tests.chapter_code import load_chapter_definitions
+from tests.estimator_checks import sklearn_estimator_checks
 
 ch = load_chapter_definitions("notebooks/ml/08_pca.py")
 
@@ -19,8 +15,4 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
-def test_sklearn_estimator_checks(
-    estimator: BaseEstimator, check: Callable[[BaseEstimator], None]
-) -> None:
-    check(estimator)
+test_sklearn_estimator_checks = sklearn_estimator_checks(ESTIMATORS)

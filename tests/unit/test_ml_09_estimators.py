@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sklearn.base import BaseEstimator
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tests.chapter_code import load_chapter_definitions
+from tests.estimator_checks import sklearn_estimator_checks
 
 ch = load_chapter_definitions("notebooks/ml/09_pca_vs_lda.py")
 
@@ -32,8 +30,4 @@ def expected_failed_checks(estimator: BaseEstimator) -> dict[str, str]:
     return {}
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
-def test_sklearn_estimator_checks(
-    estimator: BaseEstimator, check: Callable[[BaseEstimator], None]
-) -> None:
-    check(estimator)
+test_sklearn_estimator_checks = sklearn_estimator_checks(ESTIMATORS, expected_failed_checks)
