@@ -11,6 +11,10 @@ HTML := book/_build/html
 STAGE := build/stage
 NB_WORKERS ?= 2
 NB_TIMEOUT ?= 120
+# Two kernels started at once can draw the same TCP port (jupyter_client picks free ports by
+# bind-and-release); the losing kernel dies before replying. Only that error is retried: a
+# notebook that fails raises nbmake's NotebookFailedException and is never rerun.
+KERNEL_START_RACE := Kernel died before replying|Address already in use
 # make test re-executes this many chapters, chosen by the commit, to check reproducibility.
 REPRO_SAMPLE ?= 2
 
@@ -63,6 +67,7 @@ notebooks: $(STAMP)
 	tar --exclude=book/_build -cf - README.md book notebooks/*/[0-9][0-9]_*.ipynb | tar -C $(STAGE) -xf -
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest --nbmake --overwrite -n $(NB_WORKERS) --timeout=$(NB_TIMEOUT) \
+	  --reruns 2 --only-rerun "$(KERNEL_START_RACE)" \
 	  --durations=0 --durations-min=0 -p no:cacheprovider $(STAGE)/notebooks
 	$(BIN)/python -m pytest -p no:cacheprovider tests/executed --executed-dir $(STAGE)/notebooks
 	OMP_NUM_THREADS=1 $(BIN)/python tools/check_reproducible.py $(STAGE)/notebooks \
