@@ -12,8 +12,10 @@ Modules
 ``seeding``  seeding of ``random``, NumPy and torch in one call.
 ``devices``  device choice (CUDA when present, else CPU) and a one-line description.
 ``timing``   median-of-repeats timing with warm-up, and peak memory of a call.
-``checks``   verification of a from-scratch result against a reference, one visible line each.
+``checks``   verification of a from-scratch result against a reference (or of a Monte-Carlo
+           mean against its exact value), one visible line each.
 ``data``     synthetic data sets used by more than one chapter.
+``nn``       parameter counts and per-layer gradient norms of torch modules.
 """
 
 __version__ = "0.1.0"

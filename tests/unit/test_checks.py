@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from notebook_utils.checks import VerificationError, as_numpy, check_close, check_equal, check_true
+from notebook_utils.checks import (
+    VerificationError,
+    as_numpy,
+    check_close,
+    check_equal,
+    check_mean_close,
+    check_true,
+)
 
 
 def test_check_close_passes_and_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,3 +82,49 @@ def test_check_true(capsys: pytest.CaptureFixture[str]) -> None:
 def test_as_numpy_rejects_ragged_input() -> None:
     with pytest.raises((TypeError, ValueError)):
         as_numpy([[1.0], [1.0, 2.0]])
+
+
+def test_check_mean_close_passes_for_an_unbiased_estimator(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rng = np.random.default_rng(0)
+    check_mean_close("mean of N(1, 1)", rng.normal(1.0, 1.0, 10_000), 1.0, z_max=4)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("✓ mean of N(1, 1): mean ") and "n=10000" in line and "<= 4" in line
+
+
+def test_check_mean_close_catches_a_bias_of_a_few_standard_errors() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 1.0, 10_000)  # se = 0.01
+    with pytest.raises(VerificationError, match="> 4"):
+        check_mean_close("biased", x + 0.08, 0.0, z_max=4)
+
+
+def test_check_mean_close_atol_absorbs_a_known_deterministic_error() -> None:
+    x = np.full(100, 1.0) + np.linspace(-1e-3, 1e-3, 100)  # mean exactly 1.0 ± rounding
+    with pytest.raises(VerificationError):
+        check_mean_close("off", x, 1.01, z_max=4)
+    check_mean_close("off, within atol", x, 1.01, z_max=4, atol=0.011)
+
+
+def test_check_mean_close_constant_samples_and_bad_input() -> None:
+    check_mean_close("constant equal", np.ones(5), 1.0, z_max=3)
+    with pytest.raises(VerificationError, match="inf"):
+        check_mean_close("constant different", np.ones(5), 2.0, z_max=3)
+    with pytest.raises(VerificationError, match="at least 2"):
+        check_mean_close("one", [1.0], 1.0, z_max=3)
+    with pytest.raises(VerificationError, match="non-finite"):
+        check_mean_close("nan", [1.0, np.nan], 1.0, z_max=3)
+    with pytest.raises(ValueError):
+        check_mean_close("z", [1.0, 2.0], 1.5, z_max=0)
+    with pytest.raises(ValueError):
+        check_mean_close("", [1.0, 2.0], 1.5, z_max=3)
+
+
+def test_check_mean_close_accepts_tensors() -> None:
+    check_mean_close(
+        "tensor",
+        torch.tensor([0.9, 1.1, 1.0, 1.0]),
+        1.0,
+        z_max=3,
+    )
