@@ -16,6 +16,7 @@ Modules
            mean against its exact value), one visible line each.
 ``data``     synthetic data sets used by more than one chapter.
 ``nn``       parameter counts and per-layer gradient norms of torch modules.
+``gpt``      one configurable GPT-style decoder (norms, positions, KV heads, cache).
 """
 
 __version__ = "0.1.0"
