@@ -17,6 +17,8 @@ Modules
 ``data``     synthetic data sets used by more than one chapter.
 ``nn``       parameter counts and per-layer gradient norms of torch modules.
 ``gpt``      one configurable GPT-style decoder (norms, positions, KV heads, cache).
+``attention_bench``  profiling harness for attention implementations (time, TFLOP/s,
+           peak memory, SDPA backends, provenance), results as validated JSON.
 """
 
 __version__ = "0.1.0"
