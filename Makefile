@@ -64,7 +64,8 @@ unit: $(STAMP)
 # files stay output-free, then check what the executed notebooks show.
 notebooks: $(STAMP)
 	rm -rf $(STAGE) && mkdir -p $(STAGE)
-	tar --exclude=book/_build -cf - README.md book notebooks/*/[0-9][0-9]_*.ipynb | tar -C $(STAGE) -xf -
+	tar --exclude=book/_build -cf - README.md book notebooks/*/[0-9][0-9]_*.ipynb \
+	  $$(ls -d notebooks/*/results 2>/dev/null) | tar -C $(STAGE) -xf -
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest --nbmake --overwrite -n $(NB_WORKERS) --timeout=$(NB_TIMEOUT) \
 	  --reruns 2 --only-rerun "$(KERNEL_START_RACE)" \
