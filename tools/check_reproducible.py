@@ -34,20 +34,32 @@ NUMBER = re.compile(r"\d+(\.\d+)?(e[+-]?\d+)?")
 
 
 def text_outputs(nb: nbformat.NotebookNode) -> list[str]:
-    """Every text output line, per code cell, with timing lines' numbers masked."""
+    """Every text output line, per code cell, with timing lines' numbers masked.
+
+    Consecutive stdout chunks are joined before splitting into lines: the kernel flushes
+    stdout at arbitrary points, so the same printed text can arrive as one stream output in
+    one run and as two (split mid-line or at a newline) in another.
+    """
     lines = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
+        texts: list[str] = []
+        stdout = ""
         for out in cell.get("outputs", []):
             if out.output_type == "stream" and out.name == "stdout":
-                text = out.text
-            elif out.output_type in ("execute_result", "display_data"):
-                text = out.get("data", {}).get("text/plain", "")
+                stdout += out.text
+                continue
+            if stdout:
+                texts.append(stdout)
+                stdout = ""
+            if out.output_type in ("execute_result", "display_data"):
                 if "image/png" in out.get("data", {}):
                     continue  # "<Figure size …>" reprs
-            else:
-                continue
+                texts.append(out.get("data", {}).get("text/plain", ""))
+        if stdout:
+            texts.append(stdout)
+        for text in texts:
             for line in text.splitlines():
                 masked = NUMBER.sub("#", line) if TIMING.search(line) else line
                 lines.append(f"[cell {index}] {masked}")
