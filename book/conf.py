@@ -48,6 +48,10 @@ nb_execution_raise_on_error = True  # a cell that raises fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True
 nb_render_image_options = {"width": "100%"}
+# Progress bars (tqdm in Jupyter) are ipywidgets. The book is read offline, so no widget
+# JavaScript is loaded from a CDN: the bar's plain-text form is shown instead.
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 
 # --- Bibliography ---------------------------------------------------------------------------
 bibtex_bibfiles = ["references.bib"]  # relative to this folder

@@ -113,7 +113,12 @@ def test_search_finds_chapter(browser: Browser, base_url: str, py: Path) -> None
     word = _title_word(py)
     page, _ = _open(browser, f"{base_url}/search.html?q={word}")
     try:
-        page.wait_for_selector("#search-results li", timeout=15_000)
+        # Results are appended one by one; read them once Sphinx says the search finished.
+        page.wait_for_function(
+            "() => { const s = document.querySelector('#search-results .search-summary');"
+            " return s !== null && s.innerText.trim().length > 0; }",
+            timeout=30_000,
+        )
         links = page.evaluate(
             "() => Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)"
         )
