@@ -17,6 +17,8 @@ Modules
 ``data``     synthetic data sets used by more than one chapter.
 ``nn``       parameter counts and per-layer gradient norms of torch modules.
 ``gpt``      one configurable GPT-style decoder (norms, positions, KV heads, cache).
+``rl``       the training chapters' toy task (sorting, verifiable reward), SFT, rollouts,
+           per-token log-probs, KL estimators, GAE, PPO's clipped surrogate, GRPO advantages.
 ``attention_bench``  profiling harness for attention implementations (time, TFLOP/s,
            peak memory, SDPA backends, provenance), results as validated JSON.
 """
