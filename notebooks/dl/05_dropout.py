@@ -664,10 +664,8 @@ check_true(
 # hidden layer, trained on only 150 of scikit-learn's 1797 8×8 digits (15 per class) and tested
 # on the other 1647. The three runs, with $p\in\{0,0.2,0.5\}$, start from the same initial
 # weights and take the same 120 full-batch Adam steps (learning rate $3\cdot10^{-3}$). Every 10
-# steps we record the loss and accuracy on both sets, in evaluation mode. Adam is written out in
-# a few lines (chapter 01 of Part I checks this update against `torch.optim.Adam`): creating a
-# `torch.optim` optimizer first imports PyTorch's compiler stack, which would take seconds of
-# this notebook's budget.
+# steps we record the loss and accuracy on both sets, in evaluation mode (`torch.optim.Adam`,
+# whose update chapter 01 of Part I derives and checks).
 
 # %%
 digits_x, digits_y = load_digits(return_X_y=True)
@@ -693,23 +691,6 @@ def make_mlp(p: float) -> nn.Sequential:
     )
 
 
-def adam_step(
-    params: list[nn.Parameter],
-    moments: list[tuple[torch.Tensor, torch.Tensor]],
-    step: int,
-    lr: float,
-    betas: tuple[float, float] = (0.9, 0.999),
-) -> None:
-    """One step of Adam (Kingma and Ba), with bias correction and ε = 1e-8."""
-    beta1, beta2 = betas
-    with torch.no_grad():
-        for param, (m, v) in zip(params, moments, strict=True):
-            m.mul_(beta1).add_((1 - beta1) * param.grad)
-            v.mul_(beta2).add_((1 - beta2) * param.grad**2)
-            m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
-            param.sub_(lr * m_hat / (v_hat.sqrt() + 1e-8))
-
-
 @torch.no_grad()
 def loss_and_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Cross-entropy and accuracy of the model in its current mode."""
@@ -722,16 +703,14 @@ histories, models = {}, {}
 for p in DROP_PS:
     torch.manual_seed(0)  # the same initial weights for every p
     model = make_mlp(p).to(device=device, dtype=torch.float32)
-    params = list(model.parameters())
-    moments = [(torch.zeros_like(q), torch.zeros_like(q)) for q in params]
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     history = {key: [] for key in ("step", "train", "test", "train_acc", "test_acc", "noisy")}
     for step in range(1, STEPS + 1):
         model.train()
         loss = F.cross_entropy(model(x_train), y_train)  # with dropout: the loss optimised
-        for q in params:
-            q.grad = None
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        adam_step(params, moments, step, LEARNING_RATE)
+        optimizer.step()
         if step % EVAL_EVERY == 0:
             model.eval()
             train_loss, train_acc = loss_and_accuracy(model, x_train, y_train)
@@ -860,16 +839,14 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
 
 torch.manual_seed(1)
 regression_nets = ReplicatedMLP(N_SETS, 64, P_REG).float()
-reg_params = list(regression_nets.parameters())
-reg_moments = [(torch.zeros_like(q), torch.zeros_like(q)) for q in reg_params]
+reg_optimizer = torch.optim.Adam(regression_nets.parameters(), lr=1e-2)
 x_in, y_target = standardise(x_reg).float(), y_reg.float()
-for step in range(1, REG_STEPS + 1):
+for _ in range(REG_STEPS):
     # sum over replicas of each replica's mean squared error: each gets its own gradient
     loss = ((regression_nets(x_in) - y_target) ** 2).mean((1, 2)).sum()
-    for q in reg_params:
-        q.grad = None
+    reg_optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    adam_step(reg_params, reg_moments, step, 1e-2)
+    reg_optimizer.step()
 
 x_grid = torch.linspace(-0.5, 1.5, 201)  # (G,)
 grid_in = standardise(x_grid).float()[None, :, None].expand(N_SETS, -1, -1)  # (R, G, 1)

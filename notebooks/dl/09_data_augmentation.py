@@ -1188,9 +1188,8 @@ plt.show()
 # ReLU, and a linear layer to the 10 classes) is trained on only 100 of the 1797 $8\times8$
 # digits (10 per class), and tested on the other 1697. Each run takes the same 100 full-batch
 # Adam steps (learning rate $2\cdot10^{-2}$), with a fresh random augmentation of every image at
-# every step, on `device` in float32. Adam is written out in a few lines: creating a
-# `torch.optim` optimizer first imports PyTorch's compiler stack, which takes seconds of this
-# notebook's budget (chapter 01 of Part I checks this update against `torch.optim.Adam`).
+# every step, on `device` in float32 (`torch.optim.Adam`, whose update chapter 01 of Part I
+# derives and checks).
 #
 # Seven ways to augment: none; translations by up to one pixel (random crop with padding 1);
 # small rotations, scalings and sub-pixel shifts by the affine sampler; Cutout of a $2\times2$
@@ -1231,42 +1230,23 @@ def make_cnn() -> nn.Sequential:
     )
 
 
-def adam_step(
-    params: list[nn.Parameter],
-    moments: list[tuple[torch.Tensor, torch.Tensor]],
-    step: int,
-    lr: float,
-    betas: tuple[float, float] = (0.9, 0.999),
-) -> None:
-    """One step of Adam with bias correction and ε = 1e-8."""
-    beta1, beta2 = betas
-    with torch.no_grad():
-        for param, (m, v) in zip(params, moments, strict=True):
-            m.mul_(beta1).add_((1 - beta1) * param.grad)
-            v.mul_(beta2).add_((1 - beta2) * param.grad**2)
-            m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
-            param.sub_(lr * m_hat / (v_hat.sqrt() + 1e-8))
-
-
 def train_cnn(x: torch.Tensor, y: torch.Tensor, augment: Augment, seed: int) -> nn.Module:
     """STEPS Adam steps on batches of BATCH, each batch augmented afresh; eval mode at the end."""
     torch.manual_seed(seed)  # initial weights, batch order and augmentations
     model = make_cnn().to(device=device, dtype=torch.float32)
-    params = list(model.parameters())
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     targets = F.one_hot(y, 10).float()  # (N, 10); mixup and CutMix make them soft
     order, start = torch.randperm(len(x), device=device), 0
-    for step in range(1, STEPS + 1):
+    for _ in range(STEPS):
         if start + BATCH > len(x):  # a new epoch: reshuffle
             order, start = torch.randperm(len(x), device=device), 0
         batch = order[start : start + BATCH]
         start += BATCH
         images, soft = augment(x[batch], targets[batch])  # a new draw at every step
         loss = F.cross_entropy(model(images), soft)  # eq. (aug-mixup-loss) for soft targets
-        for p in params:
-            p.grad = None
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        adam_step(params, moments, step, LEARNING_RATE)
+        optimizer.step()
     return model.eval()
 
 
