@@ -35,6 +35,7 @@ import scipy.optimize
 import torch
 import torch.nn.functional as F
 
+from notebook_utils import rl
 from notebook_utils.checks import check_close, check_equal, check_true
 from notebook_utils.gpt import GPT
 from notebook_utils.nn import count_parameters
@@ -635,7 +636,8 @@ with torch.no_grad():
 # {eq}`dpo-loss` is the binary cross-entropy of the label "the chosen wins" (1) against the
 # logit $m$. `F.binary_cross_entropy_with_logits(m, 1)` and the negative log-likelihood of a
 # Bernoulli distribution with logit $m$ must both equal `dpo_loss`, on random log-probabilities
-# that include large margins.
+# that include large margins. So must the book's shared `notebook_utils.rl.dpo_loss`, which
+# [chapter 03](03_dpo_vs_rlhf.ipynb) and [chapter 10](10_sft_vs_rl_data.ipynb) use.
 
 # %%
 random_logps = [torch.from_numpy(rng.normal(-50, 40, 200)) for _ in range(4)]  # 4 × (200,)
@@ -649,6 +651,12 @@ check_close(
 )
 bernoulli_nll = -torch.distributions.Bernoulli(logits=margin).log_prob(torch.ones_like(margin))
 check_close("dpo_loss vs Bernoulli(logits=margin) NLL", loss, bernoulli_nll.mean(), atol=1e-12)
+check_close(
+    "dpo_loss vs the shared notebook_utils.rl.dpo_loss",
+    loss,
+    rl.dpo_loss(*random_logps, beta),
+    atol=1e-15,
+)
 
 # %% [markdown]
 # ### At $\pi_\theta=\pi_\text{ref}$: loss $\log 2$ and gradient $\mp\beta/2$ (errata ML-25)

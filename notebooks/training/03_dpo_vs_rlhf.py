@@ -38,7 +38,9 @@ from notebook_utils.gpt import GPT
 from notebook_utils.nn import count_parameters
 from notebook_utils.rl import (
     SortTask,
+    bradley_terry_loss,
     clipped_surrogate,
+    dpo_loss,
     exact_kl,
     greedy_exact_match,
     group_advantages,
@@ -361,28 +363,11 @@ check_close(
 # %% [markdown]
 # ### The Bradley–Terry loss (both pipelines)
 #
-# One function serves both: {eq}`dvr-rm-loss` on a reward model's scores, and, fed with
-# implicit rewards, {eq}`dvr-dpo`.
-
-
-# %%
-def bradley_terry_loss(chosen_scores: torch.Tensor, rejected_scores: torch.Tensor) -> torch.Tensor:
-    """-mean log σ(s_w - s_l) over pairs, eq. (dvr-rm-loss); scores have shape (N,)."""
-    return -F.logsigmoid(chosen_scores - rejected_scores).mean()
-
-
-def dpo_loss(
-    policy_chosen_logp: torch.Tensor,
-    policy_rejected_logp: torch.Tensor,
-    ref_chosen_logp: torch.Tensor,
-    ref_rejected_logp: torch.Tensor,
-    beta: float,
-) -> torch.Tensor:
-    """eq. (dvr-dpo): the Bradley-Terry loss of the implicit rewards β log π_θ/π_ref.
-    Inputs are sequence log-probs log π(y|x), shape (N,)."""
-    implicit_chosen = beta * (policy_chosen_logp - ref_chosen_logp)  # (N,)
-    implicit_rejected = beta * (policy_rejected_logp - ref_rejected_logp)  # (N,)
-    return bradley_terry_loss(implicit_chosen, implicit_rejected)
+# One loss serves both: {eq}`dvr-rm-loss` on a reward model's scores, and, fed with implicit
+# rewards, {eq}`dvr-dpo`. Both are three lines, derived in [chapter 02](02_dpo.ipynb) (DPO) and
+# [chapter 06](06_rlhf.ipynb) (the reward model); this chapter uses the book's shared
+# `notebook_utils.rl.bradley_terry_loss` and `notebook_utils.rl.dpo_loss`, checked below
+# against the errata's numbers and PyTorch's binary cross-entropy.
 
 
 # %% [markdown]

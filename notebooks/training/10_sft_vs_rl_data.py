@@ -37,6 +37,7 @@ from notebook_utils.checks import check_close, check_equal, check_mean_close, ch
 from notebook_utils.gpt import GPT
 from notebook_utils.rl import (
     SortTask,
+    dpo_loss,
     greedy_exact_match,
     group_advantages,
     response_logprobs,
@@ -1274,10 +1275,8 @@ for _ in range(NOISE_STEPS):
     index = torch.randint(0, len(dpo_prompts), (32,), generator=batch_generator)  # (32,)
     logp_chosen = response_logprobs(dpo_policy, dpo_prompts[index], chosen[index]).sum(1)
     logp_rejected = response_logprobs(dpo_policy, dpo_prompts[index], rejected[index]).sum(1)
-    implicit_margin = dpo_beta * (
-        (logp_chosen - ref_chosen[index]) - (logp_rejected - ref_rejected[index])
-    )
-    loss = -F.logsigmoid(implicit_margin).mean()  # DPO: eq. (data-bt-loss) with ε = 0
+    # DPO: eq. (data-bt-loss) with ε = 0 on the implicit rewards (chapter 02)
+    loss = dpo_loss(logp_chosen, logp_rejected, ref_chosen[index], ref_rejected[index], dpo_beta)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

@@ -1,6 +1,6 @@
 """Shared pieces of the training chapters (Part IV): a toy task with a verifiable reward,
 supervised fine-tuning, rollouts, per-token log-probabilities, KL estimators and the
-advantage estimators that several chapters reuse.
+advantage estimators and preference losses that several chapters reuse.
 
 The toy task is sorting: the prompt is ``length`` random digits followed by a separator
 token, and the correct response is the same digits sorted ascending::
@@ -32,7 +32,9 @@ from notebook_utils.gpt import GPT, GPTConfig
 
 __all__ = [
     "SortTask",
+    "bradley_terry_loss",
     "clipped_surrogate",
+    "dpo_loss",
     "exact_kl",
     "gae",
     "greedy_exact_match",
@@ -349,3 +351,34 @@ def group_advantages(
         raise ValueError(f"std must be 'population', 'sample' or 'none', got {std!r}")
     scale = rewards.std(dim=1, keepdim=True, correction=0 if std == "population" else 1)
     return centred / (scale + eps)
+
+
+def bradley_terry_loss(chosen_scores: torch.Tensor, rejected_scores: torch.Tensor) -> torch.Tensor:
+    """Reward-model loss ``-mean log σ(r_w - r_l)`` over pairs (Bradley–Terry likelihood).
+
+    ``chosen_scores`` and ``rejected_scores`` have the same shape, one score per pair.
+    """
+    if chosen_scores.shape != rejected_scores.shape:
+        raise ValueError(
+            f"shapes differ: {tuple(chosen_scores.shape)} vs {tuple(rejected_scores.shape)}"
+        )
+    return -F.logsigmoid(chosen_scores - rejected_scores).mean()
+
+
+def dpo_loss(
+    policy_chosen_logp: torch.Tensor,
+    policy_rejected_logp: torch.Tensor,
+    ref_chosen_logp: torch.Tensor,
+    ref_rejected_logp: torch.Tensor,
+    beta: float,
+) -> torch.Tensor:
+    """The DPO loss: the Bradley–Terry loss of the implicit rewards ``β log π_θ(y|x)/π_ref(y|x)``.
+
+    Every argument is a **sequence** log-probability (a sum over response tokens), one per
+    pair. At ``π_θ = π_ref`` the loss is ``log 2``.
+    """
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    chosen = beta * (policy_chosen_logp - ref_chosen_logp)
+    rejected = beta * (policy_rejected_logp - ref_rejected_logp)
+    return bradley_terry_loss(chosen, rejected)

@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from notebook_utils.gpt import GPT
 from notebook_utils.rl import (
     SortTask,
+    bradley_terry_loss,
     clipped_surrogate,
+    dpo_loss,
     exact_kl,
     gae,
     greedy_exact_match,
@@ -213,3 +215,28 @@ def test_group_advantages_population_sample_and_equal_groups() -> None:
         group_advantages(torch.ones(3))
     with pytest.raises(ValueError, match="std must be"):
         group_advantages(r, std="max")  # type: ignore[arg-type]
+
+
+def test_bradley_terry_and_dpo_losses() -> None:
+    r_w, r_l = torch.tensor([2.0], dtype=torch.float64), torch.tensor([0.5], dtype=torch.float64)
+    assert abs(bradley_terry_loss(r_w, r_l).item() - 0.201413) < 5e-7  # errata TR-04
+    margins = torch.linspace(-40, 40, 81, dtype=torch.float64)
+    bce = F.binary_cross_entropy_with_logits(margins, torch.ones_like(margins))
+    assert torch.allclose(bradley_terry_loss(margins, torch.zeros_like(margins)), bce)
+    logp = torch.randn(4, 5, dtype=torch.float64, generator=_gen(12))
+    policy_w = logp[0].clone().requires_grad_()
+    policy_l = logp[1].clone().requires_grad_()
+    at_init = dpo_loss(policy_w, policy_l, logp[0], logp[1], beta=0.1)
+    assert abs(at_init.item() - math.log(2)) < 1e-15  # errata ML-25
+    at_init.backward()
+    assert policy_w.grad is not None and policy_l.grad is not None
+    assert torch.allclose(policy_w.grad, torch.full((5,), -0.05 / 5, dtype=torch.float64))
+    assert torch.allclose(policy_l.grad, torch.full((5,), 0.05 / 5, dtype=torch.float64))
+    beta = 0.3
+    margin = beta * ((logp[2] - logp[0]) - (logp[3] - logp[1]))
+    expected = F.binary_cross_entropy_with_logits(margin, torch.ones_like(margin))
+    assert torch.allclose(dpo_loss(logp[2], logp[3], logp[0], logp[1], beta=beta), expected)
+    with pytest.raises(ValueError, match="beta"):
+        dpo_loss(logp[0], logp[1], logp[0], logp[1], beta=0.0)
+    with pytest.raises(ValueError, match="shapes differ"):
+        bradley_terry_loss(r_w, margins)
