@@ -1331,7 +1331,7 @@ check_true(
 # - **PPO**: 4 epochs × 2 minibatches per rollout, $\epsilon=0.2$, learning rate $10^{-3}$;
 # - **vanilla PG, same learning rate**: one gradient step per rollout;
 # - **vanilla PG, tuned**: one step per rollout at learning rate $5\cdot10^{-3}$, run for 1.5
-#   times as many environment steps, which still costs it less CPU time than PPO's run.
+#   times as many environment steps, for about the CPU time of PPO's run (printed below).
 #
 # Both learning rates are the best by final held-out return in a sweep run while writing the
 # chapter (five seeds, 16 environments × 64 steps per rollout;
@@ -1459,21 +1459,17 @@ check_true(
     f"{np.nanmedian(tuned['steps_to_threshold']):,.0f} steps",
 )
 check_true(
-    "PPO's eight gradient steps per batch cost clearly more CPU per env step",
-    bool(ppo["cpu_per_step"] > 1.3 * tuned["cpu_per_step"]),
-    f"{1e6 * ppo['cpu_per_step']:.0f} vs {1e6 * tuned['cpu_per_step']:.0f} µs per step",
+    "the tuned vanilla PG, with 1.5× the env steps, ends higher than PPO",
+    bool(tuned["after"].mean() > ppo["after"].mean()),
+    f"held-out {tuned['after'].mean():.0f} vs {ppo['after'].mean():.0f}",
 )
-check_true(
-    "the tuned vanilla PG reaches 200 after fewer CPU seconds",
-    bool(np.nanmedian(tuned["cpu_to_threshold"]) < np.nanmedian(ppo["cpu_to_threshold"])),
-    f"{np.nanmedian(tuned['cpu_to_threshold']):.2f} vs "
-    f"{np.nanmedian(ppo['cpu_to_threshold']):.2f} CPU s",
-)
-check_true(
-    "the tuned vanilla PG, with 1.5× the steps but less CPU, ends higher than PPO",
-    bool(tuned["after"].mean() > ppo["after"].mean() and tuned["cpu"] < ppo["cpu"]),
-    f"held-out {tuned['after'].mean():.0f} vs {ppo['after'].mean():.0f}; CPU "
-    f"{tuned['cpu']:.1f} s vs {ppo['cpu']:.1f} s",
+# CPU times are measured, not asserted: on a shared machine their order can change between runs
+print(
+    f"CPU per env step: PPO {1e6 * ppo['cpu_per_step']:.0f} µs, "
+    f"tuned vanilla {1e6 * tuned['cpu_per_step']:.0f} µs; CPU to reach {THRESHOLD}: "
+    f"PPO {np.nanmedian(ppo['cpu_to_threshold']):.2f} s, "
+    f"tuned vanilla {np.nanmedian(tuned['cpu_to_threshold']):.2f} s (medians over seeds); "
+    f"whole runs: PPO {ppo['cpu']:.1f} s, tuned vanilla {tuned['cpu']:.1f} s"
 )
 spread_ratio = np.ptp(ppo["after"]) / np.ptp(tuned["after"])
 check_true(
@@ -1535,9 +1531,11 @@ check_true(
 #   first: each batch moves its policy further (the KL per update), while the clip keeps each
 #   of those moves in check (a clip fraction below 10 %). That is PPO's case: **sample
 #   efficiency**.
-# - **Per CPU second**, one backward pass per batch is cheaper than eight. The tuned vanilla
-#   PG reaches 200 after fewer CPU seconds, and in less CPU time than PPO's whole run it
-#   collects half as many steps again and ends *higher*.
+# - **Per CPU second**, one backward pass per batch is cheaper than eight: PPO spends more CPU
+#   per environment step (printed above), so the tuned vanilla PG's extra steps cost it little
+#   or no extra time. The CPU times to reach 200 printed above are close, and which one is
+#   first varies between runs on a shared machine (the notebook prints them rather than
+#   asserting an order); with half as many steps again, the tuned vanilla PG ends *higher*.
 #   On CartPole an environment step costs microseconds, so compute is the real price, and a
 #   well-tuned plain policy gradient is a baseline PPO does not beat. Where a sample is
 #   expensive (a robot, a slow simulator, a language model writing a whole response for
