@@ -1157,11 +1157,8 @@ check_true(
     "DPO ends further from the reference (z > 2)", paired["kl"] > 2, f"z = {paired['kl']:+.1f}"
 )
 rlhf_step_cpu, dpo_step_cpu = (1e3 * np.median(run.step_cpu_seconds) for run in (rlhf_run, dpo_run))
-check_true(
-    "a policy step of A costs more CPU than a DPO step (medians)",
-    rlhf_step_cpu > dpo_step_cpu,
-    f"{rlhf_step_cpu:.0f} ms vs {dpo_step_cpu:.0f} ms",
-)
+# a measured time is printed, never asserted (timings on a shared machine vary)
+print(f"median CPU per policy step: A {rlhf_step_cpu:.0f} ms, DPO {dpo_step_cpu:.0f} ms")
 gain_per_nat = {}  # reward gained per nat of KL at step 3 and at the end
 for name, run in [("RLHF", rlhf_run), ("DPO", dpo_run)]:
     early, last = run.history[3], run.history[-1]
