@@ -31,7 +31,13 @@ import torch.nn.functional as F
 from matplotlib.patches import Patch
 
 from notebook_utils.checks import check_close, check_equal, check_true
-from notebook_utils.gpt import GPT, CausalSelfAttention, GPTConfig, apply_rope, rope_cos_sin
+from notebook_utils.gpt import (
+    GPT,
+    CausalSelfAttention,
+    apply_rope,
+    example_configs,
+    rope_cos_sin,
+)
 from notebook_utils.seeding import seed_everything
 from notebook_utils.style import PALETTE, use_book_style
 from notebook_utils.timing import time_call
@@ -908,22 +914,7 @@ for T_new, seq_ids in [(1, list(range(len(LENGTHS)))), (4, [1, 2, 3, 4])]:
 # printed, since identical tokens mean something only without near-ties.
 
 # %%
-SMALL = dict(vocab_size=50, block_size=48, n_layer=3, n_head=4, d_model=32)
-CONFIGS = {
-    "GPT-2 style (learned positions, LayerNorm, GELU, MHA)": GPTConfig(**SMALL),
-    "LLaMA style (RoPE, RMSNorm, SwiGLU, GQA 4→2 heads, no biases)": GPTConfig(
-        **SMALL,
-        n_kv_head=2,
-        norm="rmsnorm",
-        position="rope",
-        mlp="swiglu",
-        tie_weights=False,
-        bias=False,
-    ),
-    "post-norm, sinusoidal positions, MQA (1 KV head)": GPTConfig(
-        **SMALL, norm_position="post", position="sinusoidal", n_kv_head=1
-    ),
-}
+CONFIGS = example_configs()  # the three small models, notebook_utils.gpt
 models = {}
 for name, cfg in CONFIGS.items():
     torch.manual_seed(0)

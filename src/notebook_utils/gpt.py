@@ -45,6 +45,7 @@ __all__ = [
     "GPTConfig",
     "KVCache",
     "apply_rope",
+    "example_configs",
     "rope_cos_sin",
     "sinusoidal_positions",
 ]
@@ -370,3 +371,38 @@ class GPT(nn.Module):
             out = torch.cat([out, nxt], dim=1)
             step_input = nxt
         return out
+
+
+def example_configs(
+    vocab_size: int = 50, block_size: int = 48, n_layer: int = 3, n_head: int = 4, d_model: int = 32
+) -> dict[str, GPTConfig]:
+    """Three small configurations, one per family of switches, named by what they are.
+
+    The chapters that check an inference technique (the KV cache, paged attention) run it on
+    all three, so that every norm, position scheme and KV-head layout is exercised.
+    """
+
+    def small(**switches: object) -> GPTConfig:
+        return GPTConfig(
+            vocab_size=vocab_size,
+            block_size=block_size,
+            n_layer=n_layer,
+            n_head=n_head,
+            d_model=d_model,
+            **switches,  # type: ignore[arg-type]
+        )
+
+    return {
+        "GPT-2 style (learned positions, LayerNorm, GELU, MHA)": small(),
+        "LLaMA style (RoPE, RMSNorm, SwiGLU, GQA 4→2 heads, no biases)": small(
+            n_kv_head=n_head // 2,
+            norm="rmsnorm",
+            position="rope",
+            mlp="swiglu",
+            tie_weights=False,
+            bias=False,
+        ),
+        "post-norm, sinusoidal positions, MQA (1 KV head)": small(
+            norm_position="post", position="sinusoidal", n_kv_head=1
+        ),
+    }

@@ -190,3 +190,18 @@ def test_bad_configs_and_inputs_raise() -> None:
     with pytest.raises(ValueError, match="block_size"):
         model(torch.zeros(1, 25, dtype=torch.long))
     assert _model(position="rope")(torch.zeros(1, 30, dtype=torch.long))[0].shape == (1, 30, 11)
+
+
+def test_example_configs_cover_one_family_of_switches_each() -> None:
+    from notebook_utils.gpt import example_configs
+
+    configs = list(example_configs().values())
+    assert [c.position for c in configs] == ["learned", "rope", "sinusoidal"]
+    assert [c.kv_heads for c in configs] == [4, 2, 1]
+    assert [c.norm for c in configs] == ["layernorm", "rmsnorm", "layernorm"]
+    assert [c.norm_position for c in configs] == ["pre", "pre", "post"]
+    assert configs[1].mlp == "swiglu" and not configs[1].bias and not configs[1].tie_weights
+    for cfg in configs:
+        assert (cfg.vocab_size, cfg.block_size, cfg.n_layer, cfg.d_model) == (50, 48, 3, 32)
+        tokens = torch.randint(0, 50, (2, 5))
+        assert GPT(cfg)(tokens)[0].shape == (2, 5, 50)
